@@ -1,0 +1,272 @@
+//! Client of the Gatehouse gRPC API.
+//!
+//! [`pb`] holds the generated `gatehouse.v1` messages and stubs. [`ClientBuilder`] connects
+//! over mutual TLS and hands out stubs that attach the session token to every call:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use gatehouse_client::{ClientBuilder, pb};
+//!
+//! let client = ClientBuilder::new("https://127.0.0.1:50051")
+//!     .ca_pem_file("gatehouse-data/certs/ca.pem")?
+//!     .identity_pem_files("gatehouse-data/certs/client.pem", "gatehouse-data/certs/client.key")?
+//!     .connect()
+//!     .await?;
+//! let signed_in = client
+//!     .self_service()
+//!     .sign_in(pb::SignInRequest {
+//!         username: "admin@gatehouse.example".into(),
+//!         password: "…".into(),
+//!         ..Default::default()
+//!     })
+//!     .await?
+//!     .into_inner();
+//! let admin = client.with_session(signed_in.session_token);
+//! let users = admin.admin().list_users(pb::ListUsersRequest::default()).await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+
+use std::path::Path;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+use tonic::metadata::{Ascii, MetadataValue};
+use tonic::service::Interceptor;
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
+
+/// The generated `gatehouse.v1` messages and client stubs.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("gatehouse.v1");
+}
+
+/// Why a client could not be built or connected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// A PEM file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Something required was not given.
+    #[error("{0}")]
+    Missing(&'static str),
+    /// The endpoint or TLS settings are invalid, or the server cannot be reached.
+    #[error("cannot connect: {0}")]
+    Transport(#[from] tonic::transport::Error),
+}
+
+/// Builds an mTLS connection to a Gatehouse server.
+#[derive(Clone, Debug)]
+pub struct ClientBuilder {
+    endpoint: String,
+    ca_pem: Option<Vec<u8>>,
+    identity: Option<(Vec<u8>, Vec<u8>)>,
+    domain: Option<String>,
+    connect_timeout: Duration,
+    request_timeout: Option<Duration>,
+}
+
+impl ClientBuilder {
+    /// A builder for `endpoint`, e.g. `https://127.0.0.1:50051`.
+    pub fn new(endpoint: impl Into<String>) -> Self {
+        ClientBuilder {
+            endpoint: endpoint.into(),
+            ca_pem: None,
+            identity: None,
+            domain: None,
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: None,
+        }
+    }
+
+    /// The CA that signed the server certificate, as PEM.
+    pub fn ca_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.ca_pem = Some(pem.into());
+        self
+    }
+
+    /// The CA that signed the server certificate, from a PEM file.
+    pub fn ca_pem_file(self, path: impl AsRef<Path>) -> Result<Self, ConnectError> {
+        let pem = read(path.as_ref())?;
+        Ok(self.ca_pem(pem))
+    }
+
+    /// The client certificate and key, as PEM.
+    pub fn identity_pem(mut self, cert: impl Into<Vec<u8>>, key: impl Into<Vec<u8>>) -> Self {
+        self.identity = Some((cert.into(), key.into()));
+        self
+    }
+
+    /// The client certificate and key, from PEM files.
+    pub fn identity_pem_files(
+        self,
+        cert: impl AsRef<Path>,
+        key: impl AsRef<Path>,
+    ) -> Result<Self, ConnectError> {
+        let cert = read(cert.as_ref())?;
+        let key = read(key.as_ref())?;
+        Ok(self.identity_pem(cert, key))
+    }
+
+    /// The name the server certificate must carry, when it differs from the endpoint's host
+    /// (the dev certificate names `localhost` and `127.0.0.1`).
+    pub fn domain_name(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// How long to wait for the connection (default 10 s).
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// A deadline for every call.
+    pub fn request_timeout(mut self, timeout: Duration) -> Self {
+        self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Connects now; fails when the server cannot be reached or TLS fails.
+    pub async fn connect(self) -> Result<Client, ConnectError> {
+        let endpoint = self.endpoint()?;
+        Ok(Client {
+            channel: endpoint.connect().await?,
+            token: None,
+        })
+    }
+
+    /// A client that connects on first use.
+    pub fn connect_lazy(self) -> Result<Client, ConnectError> {
+        let endpoint = self.endpoint()?;
+        Ok(Client {
+            channel: endpoint.connect_lazy(),
+            token: None,
+        })
+    }
+
+    fn endpoint(self) -> Result<Endpoint, ConnectError> {
+        let ca = self.ca_pem.ok_or(ConnectError::Missing(
+            "a CA certificate (ca_pem) is required",
+        ))?;
+        let mut tls = ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca));
+        if let Some((cert, key)) = self.identity {
+            tls = tls.identity(Identity::from_pem(cert, key));
+        }
+        if let Some(domain) = self.domain {
+            tls = tls.domain_name(domain);
+        }
+        let mut endpoint = Endpoint::from_shared(self.endpoint)?
+            .tls_config(tls)?
+            .connect_timeout(self.connect_timeout)
+            .tcp_nodelay(true);
+        if let Some(timeout) = self.request_timeout {
+            endpoint = endpoint.timeout(timeout);
+        }
+        Ok(endpoint)
+    }
+}
+
+fn read(path: &Path) -> Result<Vec<u8>, ConnectError> {
+    std::fs::read(path).map_err(|source| ConnectError::Read {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// A connection, optionally with a session. Cheap to clone.
+#[derive(Clone)]
+pub struct Client {
+    channel: Channel,
+    token: Option<SecretString>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("session", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every call.
+#[derive(Clone)]
+pub struct SessionAuth {
+    header: Option<MetadataValue<Ascii>>,
+}
+
+impl Interceptor for SessionAuth {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(header) = &self.header {
+            request
+                .metadata_mut()
+                .insert("authorization", header.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// An AdminService stub that sends the client's session.
+pub type AdminClient =
+    pb::admin_service_client::AdminServiceClient<InterceptedService<Channel, SessionAuth>>;
+/// A SelfService stub that sends the client's session.
+pub type SelfClient =
+    pb::self_service_client::SelfServiceClient<InterceptedService<Channel, SessionAuth>>;
+
+impl Client {
+    /// The same connection, sending `token` as the session on every call.
+    pub fn with_session(&self, token: impl Into<String>) -> Client {
+        Client {
+            channel: self.channel.clone(),
+            token: Some(SecretString::from(token.into())),
+        }
+    }
+
+    /// The same connection without a session.
+    pub fn without_session(&self) -> Client {
+        Client {
+            channel: self.channel.clone(),
+            token: None,
+        }
+    }
+
+    /// The AdminService stub.
+    pub fn admin(&self) -> AdminClient {
+        pb::admin_service_client::AdminServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.auth(),
+        )
+    }
+
+    /// The SelfService stub.
+    pub fn self_service(&self) -> SelfClient {
+        pb::self_service_client::SelfServiceClient::with_interceptor(
+            self.channel.clone(),
+            self.auth(),
+        )
+    }
+
+    /// The underlying channel, for other services (health, reflection).
+    pub fn channel(&self) -> Channel {
+        self.channel.clone()
+    }
+
+    fn auth(&self) -> SessionAuth {
+        SessionAuth {
+            header: self
+                .token
+                .as_ref()
+                .and_then(|t| format!("Bearer {}", t.expose_secret()).parse().ok()),
+        }
+    }
+}

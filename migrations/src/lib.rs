@@ -1,0 +1,21 @@
+//! Schema migrations of the Gatehouse database.
+//!
+//! The server runs pending migrations at start-up and `gatehouse migrate` runs them alone.
+//! Every migration works on SQLite and PostgreSQL and has a working `down`.
+
+#![forbid(unsafe_code)]
+
+pub use sea_orm_migration::MigratorTrait;
+use sea_orm_migration::prelude::*;
+
+mod m20261128_000001_initial_schema;
+
+/// All migrations, oldest first.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261128_000001_initial_schema::Migration)]
+    }
+}

@@ -1,0 +1,249 @@
+//! Configuration: defaults, then an optional TOML file, then `GATEHOUSE_*` environment
+//! variables, then command-line flags (each layer overrides the one before).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::store::DatabaseUrl;
+
+/// The environment-variable prefix of every setting.
+pub const ENV_PREFIX: &str = "GATEHOUSE_";
+
+/// Every setting of the server. Field names are the TOML keys; upper-cased with the
+/// `GATEHOUSE_` prefix they are the environment variables.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the gRPC server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, dev certificates and the bootstrap password file.
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://…`. Empty: SQLite at `<data_dir>/gatehouse.db`.
+    pub database_url: Option<DatabaseUrl>,
+    /// Generate dev certificates and a bootstrap admin when missing (never in production).
+    pub dev: bool,
+    /// PEM file of the CA whose client certificates are accepted. Default `<data_dir>/certs/ca.pem`.
+    pub tls_client_ca: Option<PathBuf>,
+    /// PEM file of the server certificate chain. Default `<data_dir>/certs/server.pem`.
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file of the server private key. Default `<data_dir>/certs/server.key`.
+    pub tls_key: Option<PathBuf>,
+    /// Seconds a client has to complete the TLS handshake.
+    pub tls_handshake_timeout_secs: u64,
+    /// Argon2id memory cost in KiB.
+    pub argon2_memory_kib: u32,
+    /// Argon2id iterations.
+    pub argon2_iterations: u32,
+    /// Argon2id lanes.
+    pub argon2_parallelism: u32,
+    /// Hashes computed at once; 0 means one per CPU core.
+    pub hash_workers: usize,
+    /// Hash requests that may wait for a worker; beyond this, calls fail with RESOURCE_EXHAUSTED.
+    pub hash_queue: usize,
+    /// Lifetime of a full session, in seconds.
+    pub session_ttl_secs: u64,
+    /// Lifetime of a change-only session, in seconds.
+    pub change_session_ttl_secs: u64,
+    /// Name of the tenant created at first start.
+    pub default_tenant: String,
+    /// Primary domain of the default tenant.
+    pub default_domain: String,
+    /// Username of the global admin bootstrapped with `dev` on an empty tenant.
+    pub bootstrap_admin: String,
+    /// Log filter in `tracing` EnvFilter syntax (`RUST_LOG` wins when set).
+    pub log: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            data_dir: PathBuf::from("gatehouse-data"),
+            database_url: None,
+            dev: false,
+            tls_client_ca: None,
+            tls_cert: None,
+            tls_key: None,
+            tls_handshake_timeout_secs: 10,
+            argon2_memory_kib: 19456,
+            argon2_iterations: 2,
+            argon2_parallelism: 1,
+            hash_workers: 0,
+            hash_queue: 256,
+            session_ttl_secs: 8 * 3600,
+            change_session_ttl_secs: 10 * 60,
+            default_tenant: "default".to_owned(),
+            default_domain: "gatehouse.example".to_owned(),
+            bootstrap_admin: "admin@gatehouse.example".to_owned(),
+            log: "info,sqlx=warn,sea_orm=warn,h2=warn".to_owned(),
+        }
+    }
+}
+
+/// The settings the command line may override; unset flags leave the lower layers alone.
+#[derive(Debug, Default, Serialize)]
+pub struct Overrides {
+    /// `--listen`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    /// `--data-dir`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// `--database-url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+    /// `--dev`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dev: Option<bool>,
+}
+
+/// Why the configuration could not be loaded.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(#[from] Box<figment::Error>);
+
+impl Config {
+    /// Layers defaults, the TOML file (when given), the environment and the overrides.
+    pub fn load(file: Option<&Path>, overrides: Overrides) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment
+            .merge(Env::prefixed(ENV_PREFIX))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(|e| ConfigError(Box::new(e)))
+    }
+
+    /// Environment variables with the `GATEHOUSE_` prefix that name no setting (typos).
+    pub fn unknown_env_vars() -> Vec<String> {
+        let known = Self::keys();
+        std::env::vars()
+            .filter_map(|(name, _)| {
+                let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
+                (!known.contains(&key.as_str())).then_some(name)
+            })
+            .collect()
+    }
+
+    /// The names of all settings (TOML keys).
+    pub fn keys() -> Vec<&'static str> {
+        vec![
+            "listen",
+            "data_dir",
+            "database_url",
+            "dev",
+            "tls_client_ca",
+            "tls_cert",
+            "tls_key",
+            "tls_handshake_timeout_secs",
+            "argon2_memory_kib",
+            "argon2_iterations",
+            "argon2_parallelism",
+            "hash_workers",
+            "hash_queue",
+            "session_ttl_secs",
+            "change_session_ttl_secs",
+            "default_tenant",
+            "default_domain",
+            "bootstrap_admin",
+            "log",
+        ]
+    }
+
+    /// The database URL in effect.
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::sqlite_file(&self.data_dir.join("gatehouse.db")))
+    }
+
+    /// Directory of the dev certificates.
+    pub fn certs_dir(&self) -> PathBuf {
+        self.data_dir.join("certs")
+    }
+
+    /// The client-CA file in effect.
+    pub fn tls_client_ca(&self) -> PathBuf {
+        self.tls_client_ca
+            .clone()
+            .unwrap_or_else(|| self.certs_dir().join("ca.pem"))
+    }
+
+    /// The server certificate file in effect.
+    pub fn tls_cert(&self) -> PathBuf {
+        self.tls_cert
+            .clone()
+            .unwrap_or_else(|| self.certs_dir().join("server.pem"))
+    }
+
+    /// The server key file in effect.
+    pub fn tls_key(&self) -> PathBuf {
+        self.tls_key
+            .clone()
+            .unwrap_or_else(|| self.certs_dir().join("server.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_is_a_documented_key() {
+        let value = serde_json_like_keys(&Config::default());
+        assert_eq!(value, {
+            let mut keys = Config::keys();
+            keys.sort_unstable();
+            keys
+        });
+    }
+
+    fn serde_json_like_keys(config: &Config) -> Vec<&'static str> {
+        let dict = Figment::from(Serialized::defaults(config))
+            .data()
+            .expect("serialisable defaults");
+        let mut keys: Vec<&'static str> = dict
+            .values()
+            .flat_map(|d| d.keys())
+            .map(|k| {
+                Config::keys()
+                    .into_iter()
+                    .find(|known| known == k)
+                    .unwrap_or("<unknown>")
+            })
+            .collect();
+        keys.sort_unstable();
+        keys
+    }
+
+    #[test]
+    fn flags_beat_environment_beat_file_beat_defaults() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "g.toml",
+                "listen = \"127.0.0.1:1\"\ndata_dir = \"from-file\"\nhash_queue = 7\n",
+            )?;
+            jail.set_env("GATEHOUSE_DATA_DIR", "from-env");
+            jail.set_env("GATEHOUSE_LISTEN", "127.0.0.1:2");
+            let config = Config::load(
+                Some(Path::new("g.toml")),
+                Overrides {
+                    listen: Some("127.0.0.1:3".parse().expect("addr")),
+                    ..Default::default()
+                },
+            )
+            .expect("loads");
+            assert_eq!(config.listen, "127.0.0.1:3".parse().expect("addr"));
+            assert_eq!(config.data_dir, PathBuf::from("from-env"));
+            assert_eq!(config.hash_queue, 7);
+            assert_eq!(config.argon2_memory_kib, 19456);
+            Ok(())
+        });
+    }
+}

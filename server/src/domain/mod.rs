@@ -1,0 +1,25 @@
+//! The domain core: who may do what, password rules, hashing and the flows of DESIGN.md.
+//!
+//! No tonic and no SeaORM types appear in the public signatures here; the transport maps
+//! [`Error`] to gRPC statuses in exactly one place, and storage stays behind [`crate::store`].
+
+mod audit;
+pub mod authz;
+mod error;
+pub mod hashing;
+pub mod policy;
+mod roles;
+mod secret;
+mod service;
+mod sessions;
+mod types;
+mod users;
+
+pub use error::{Error, FieldViolation};
+pub use hashing::{HashSettings, Hasher};
+pub use roles::RolePage;
+pub use secret::{Password, SessionToken};
+pub use service::{Gatehouse, Settings};
+pub use sessions::{ChangedPassword, SignedIn};
+pub use types::*;
+pub use users::{NewUser, ResetOptions, ResetOutcome, UserChanges, UserKey, UserPage};

@@ -1,0 +1,198 @@
+//! Role assignments.
+
+use uuid::Uuid;
+
+use super::audit::{self, Outcome};
+use super::error::Error;
+use super::service::{Gatehouse, corrupt};
+use super::types::{Actor, Principal, Role, RoleAssignment};
+use super::users::{UserKey, decode_page_token, encode_page_token, page_size_or_default};
+use crate::store::{self, RoleFilter, RoleRow};
+
+/// A page of role assignments.
+#[derive(Clone, Debug)]
+pub struct RolePage {
+    /// Oldest first.
+    pub assignments: Vec<RoleAssignment>,
+    /// Token of the next page; empty on the last.
+    pub next_page_token: String,
+}
+
+impl Gatehouse {
+    /// Gives a principal a role.
+    pub async fn assign_role(
+        &self,
+        actor: &Actor,
+        principal: Principal,
+        role: Role,
+    ) -> Result<RoleAssignment, Error> {
+        self.require(actor, "role.assign", &[Role::GlobalAdmin])
+            .await?;
+        let principal = self.check_principal(actor, principal).await?;
+        let (user_id, service) = split(&principal);
+        let tx = self.store.write().await?;
+        let row = tx
+            .insert_role(RoleRow {
+                id: Uuid::now_v7(),
+                tenant_id: actor.tenant_id,
+                user_id,
+                service,
+                role: role.as_str().to_owned(),
+                created_at: store::now(),
+            })
+            .await?;
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "role.assign",
+            principal.to_string(),
+            Outcome::Success,
+            &[("role", role.as_str())],
+        ))
+        .await?;
+        tx.commit().await?;
+        to_assignment(row)
+    }
+
+    /// Takes a role from a principal; never the tenant's last global admin.
+    pub async fn revoke_role(
+        &self,
+        actor: &Actor,
+        principal: Principal,
+        role: Role,
+    ) -> Result<(), Error> {
+        self.require(actor, "role.revoke", &[Role::GlobalAdmin])
+            .await?;
+        let principal = self.check_principal(actor, principal).await?;
+        let (user_id, service) = split(&principal);
+        let tx = self.store.write().await?;
+        tx.lock_tenant(actor.tenant_id).await?;
+        if role == Role::GlobalAdmin && tx.count_role(actor.tenant_id, role.as_str()).await? <= 1 {
+            return Err(Error::FailedPrecondition(
+                "this would leave the tenant without a global admin; assign the role to someone else first".to_owned(),
+            ));
+        }
+        if !tx
+            .delete_role(actor.tenant_id, user_id, service.as_deref(), role.as_str())
+            .await?
+        {
+            return Err(Error::NotFound(format!(
+                "{principal} does not hold the role {role}"
+            )));
+        }
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "role.revoke",
+            principal.to_string(),
+            Outcome::Success,
+            &[("role", role.as_str())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A page of the tenant's role assignments.
+    pub async fn list_roles(
+        &self,
+        actor: &Actor,
+        principal: Option<Principal>,
+        role: Option<Role>,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<RolePage, Error> {
+        let limit = page_size_or_default(page_size)?;
+        let scope = format!(
+            "roles:{}:{}",
+            principal
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default(),
+            role.map_or("", |r| r.as_str())
+        );
+        let after = decode_page_token(page_token, &scope)?
+            .map(|key| Uuid::parse_str(&key))
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "not a token from this listing"))?;
+        let (user_id, service) = principal.as_ref().map(split).unwrap_or_default();
+        let filter = RoleFilter {
+            user_id,
+            service,
+            role: role.map(|r| r.as_str().to_owned()),
+            after,
+        };
+        let mut rows = self
+            .store
+            .list_roles(actor.tenant_id, &filter, u64::from(limit) + 1)
+            .await?;
+        let next_page_token = if rows.len() > limit as usize {
+            rows.truncate(limit as usize);
+            rows.last()
+                .map(|r| encode_page_token(&scope, &r.id.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(RolePage {
+            assignments: rows
+                .into_iter()
+                .map(to_assignment)
+                .collect::<Result<_, _>>()?,
+            next_page_token,
+        })
+    }
+
+    /// A user principal must be a user of the tenant; a service name must be non-empty.
+    async fn check_principal(
+        &self,
+        actor: &Actor,
+        principal: Principal,
+    ) -> Result<Principal, Error> {
+        match principal {
+            Principal::User(id) => {
+                let user = self.find_user(actor, UserKey::Id(id.to_string())).await?;
+                Ok(Principal::User(user.id))
+            }
+            Principal::Service(name) => {
+                let name = name.trim();
+                if name.is_empty() || name.len() > 512 {
+                    return Err(Error::invalid(
+                        "principal.service",
+                        "must be 1 to 512 characters",
+                    ));
+                }
+                Ok(Principal::Service(name.to_owned()))
+            }
+        }
+    }
+}
+
+fn split(principal: &Principal) -> (Option<Uuid>, Option<String>) {
+    match principal {
+        Principal::User(id) => (Some(*id), None),
+        Principal::Service(name) => (None, Some(name.clone())),
+    }
+}
+
+fn to_assignment(row: RoleRow) -> Result<RoleAssignment, Error> {
+    let principal = match (row.user_id, row.service) {
+        (Some(id), _) => Principal::User(id),
+        (None, Some(name)) => Principal::Service(name),
+        (None, None) => {
+            return Err(corrupt(format!(
+                "role assignment {} has no principal",
+                row.id
+            )));
+        }
+    };
+    Ok(RoleAssignment {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        principal,
+        role: Role::parse(&row.role).ok_or_else(|| corrupt(format!("role {}", row.role)))?,
+        created_at: row.created_at,
+    })
+}

@@ -1,0 +1,347 @@
+//! The domain service: one value shared by every handler, holding the store, the hashing
+//! pool and the settings. Its operations live in the sibling modules.
+
+use std::time::Duration;
+
+use uuid::Uuid;
+
+use super::error::Error;
+use super::hashing::Hasher;
+use super::policy::{PasswordPolicy, generate_password};
+use super::secret::Password;
+use super::types::{Actor, Caller, Principal, Role, Session, SessionKind, UserState};
+use super::{audit, types::ChangeReason};
+use crate::store::{self, CredentialRow, NewAuditEvent, PolicyRow, Store, TenantRow, UserRow};
+
+/// Lifetimes and names the domain needs from the configuration.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Lifetime of a full session.
+    pub session_ttl: Duration,
+    /// Lifetime of a change-only session.
+    pub change_session_ttl: Duration,
+}
+
+/// The domain service.
+#[derive(Clone, Debug)]
+pub struct Gatehouse {
+    pub(super) store: Store,
+    pub(super) hasher: Hasher,
+    pub(super) settings: Settings,
+}
+
+impl Gatehouse {
+    /// Assembles the service over a migrated store.
+    pub fn new(store: Store, hasher: Hasher, settings: Settings) -> Self {
+        Gatehouse {
+            store,
+            hasher,
+            settings,
+        }
+    }
+
+    /// The store, for health checks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Creates the default tenant and its policy when missing. With `admin`, also creates that
+    /// user as a global admin with a temporary password, returned once; `None` when the tenant
+    /// already has a global admin.
+    pub async fn bootstrap(
+        &self,
+        tenant_name: &str,
+        domain: &str,
+        admin: Option<&str>,
+    ) -> Result<Option<(String, Password)>, Error> {
+        let tenant = match self.store.default_tenant().await? {
+            Some(tenant) => tenant,
+            None => {
+                let tx = self.store.write().await?;
+                let tenant = tx.insert_tenant(tenant_name, Some(domain), true).await?;
+                tx.put_policy(policy_row(tenant.id, &PasswordPolicy::default()))
+                    .await?;
+                tx.append_audit(audit::event(
+                    tenant.id,
+                    "system".to_owned(),
+                    None,
+                    "tenant.create",
+                    format!("tenant:{}", tenant.id),
+                    audit::Outcome::Success,
+                    &[("name", tenant_name)],
+                ))
+                .await?;
+                tx.commit().await?;
+                tracing::info!(tenant = %tenant.id, name = tenant_name, "created the default tenant");
+                tenant
+            }
+        };
+        let Some(username) = admin else {
+            return Ok(None);
+        };
+        let admins = self
+            .store
+            .list_roles(
+                tenant.id,
+                &store::RoleFilter {
+                    role: Some(Role::GlobalAdmin.as_str().to_owned()),
+                    ..Default::default()
+                },
+                1,
+            )
+            .await?;
+        if !admins.is_empty() {
+            return Ok(None);
+        }
+        let username = super::users::normalise_username("bootstrap_admin", username)?;
+        let password = generate_password();
+        let hash = self.hasher.hash(&password).await?;
+        let now = store::now();
+        let policy = self.policy(tenant.id).await?;
+        let tx = self.store.write().await?;
+        let user = match self.store.user_by_username(tenant.id, &username).await? {
+            Some(user) => user,
+            None => {
+                tx.insert_user(UserRow {
+                    id: Uuid::now_v7(),
+                    tenant_id: tenant.id,
+                    username: username.clone(),
+                    display_name: "Bootstrap administrator".to_owned(),
+                    contact_email: String::new(),
+                    state: UserState::Active.as_str().to_owned(),
+                    created_at: now,
+                    updated_at: now,
+                    version: 1,
+                })
+                .await?
+            }
+        };
+        tx.put_credential(CredentialRow {
+            user_id: user.id,
+            tenant_id: tenant.id,
+            hash,
+            set_at: now,
+            expires_at: Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
+            must_change: true,
+            temporary: true,
+            failed_attempts: 0,
+            locked_until: None,
+            lockout_count: 0,
+        })
+        .await?;
+        tx.insert_role(store::RoleRow {
+            id: Uuid::now_v7(),
+            tenant_id: tenant.id,
+            user_id: Some(user.id),
+            service: None,
+            role: Role::GlobalAdmin.as_str().to_owned(),
+            created_at: now,
+        })
+        .await?;
+        tx.append_audit(audit::event(
+            tenant.id,
+            "system".to_owned(),
+            None,
+            "bootstrap.admin",
+            format!("user:{}", user.id),
+            audit::Outcome::Success,
+            &[("username", &username)],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(Some((username, password)))
+    }
+
+    /// The tenant's password policy (the defaults when none is stored).
+    pub async fn policy(&self, tenant_id: Uuid) -> Result<PasswordPolicy, Error> {
+        Ok(match self.store.policy(tenant_id).await? {
+            Some(row) => PasswordPolicy {
+                min_length: to_u32(row.min_length),
+                max_length: to_u32(row.max_length),
+                history_count: to_u32(row.history_count),
+                max_age_days: to_u32(row.max_age_days),
+                lockout_threshold: to_u32(row.lockout_threshold),
+                lockout_seconds: to_u32(row.lockout_seconds),
+                temporary_password_hours: to_u32(row.temporary_password_hours),
+                reset_code_minutes: to_u32(row.reset_code_minutes),
+                reset_code_attempts: to_u32(row.reset_code_attempts),
+                reset_methods_required: to_u32(row.reset_methods_required),
+            },
+            None => PasswordPolicy::default(),
+        })
+    }
+
+    /// The live session a token opens.
+    pub async fn authenticate(&self, caller: &Caller) -> Result<Session, Error> {
+        let token = caller.token.as_ref().ok_or_else(Error::no_session)?;
+        let row = self
+            .store
+            .session_by_digest(&token.digest())
+            .await?
+            .ok_or_else(Error::no_session)?;
+        if row.revoked_at.is_some() || row.expires_at <= store::now() {
+            return Err(Error::no_session());
+        }
+        Ok(Session {
+            id: row.id,
+            tenant_id: row.tenant_id,
+            user_id: row.user_id,
+            kind: SessionKind::parse(&row.kind)
+                .ok_or_else(|| corrupt(format!("session kind {}", row.kind)))?,
+            change_reason: row.change_reason.as_deref().and_then(ChangeReason::parse),
+            expires_at: row.expires_at,
+        })
+    }
+
+    /// The administrator a call acts as: the person of a full session, or else the service of
+    /// the client certificate. Fails when that principal holds no role in the tenant.
+    pub async fn admin(&self, caller: &Caller) -> Result<Actor, Error> {
+        let (tenant_id, principal, rows) = if caller.token.is_some() {
+            let session = self.authenticate(caller).await?;
+            if session.kind != SessionKind::Full {
+                return Err(Error::PermissionDenied(
+                    "this session may only change the password: call ChangePassword, then use the new session".to_owned(),
+                ));
+            }
+            let rows = self
+                .store
+                .roles_of_users(session.tenant_id, &[session.user_id])
+                .await?;
+            (session.tenant_id, Principal::User(session.user_id), rows)
+        } else if let Some(service) = &caller.service {
+            let tenant = self.tenant_for_service(caller.tenant.as_deref()).await?;
+            let rows = self.store.roles_of_service(tenant.id, service).await?;
+            (tenant.id, Principal::Service(service.clone()), rows)
+        } else {
+            return Err(Error::no_session());
+        };
+        let mut roles: Vec<Role> = rows.iter().filter_map(|r| Role::parse(&r.role)).collect();
+        roles.sort_unstable();
+        let actor = Actor {
+            tenant_id,
+            principal,
+            roles,
+            service: caller.service.clone(),
+        };
+        if actor.roles.is_empty() {
+            let reason = match &actor.principal {
+                Principal::User(_) => {
+                    "this call needs an administrator role, and you hold none".to_owned()
+                }
+                Principal::Service(name) => format!(
+                    "the service `{name}` holds no role in this tenant: sign in as a person, or have a global admin assign the service a role"
+                ),
+            };
+            return Err(self
+                .deny(&actor, "admin.call", "tenant".to_owned(), reason)
+                .await);
+        }
+        Ok(actor)
+    }
+
+    /// Fails with PERMISSION_DENIED (audited) unless the actor holds one of `roles`.
+    pub(super) async fn require(
+        &self,
+        actor: &Actor,
+        action: &str,
+        roles: &[Role],
+    ) -> Result<(), Error> {
+        if actor.has_any(roles) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        Err(self
+            .deny(
+                actor,
+                action,
+                "tenant".to_owned(),
+                format!("{action} needs one of the roles: {}", names.join(", ")),
+            )
+            .await)
+    }
+
+    /// Records a refusal in the audit log and returns the PERMISSION_DENIED error.
+    pub(super) async fn deny(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: String,
+        reason: String,
+    ) -> Error {
+        let event = audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            action,
+            target,
+            audit::Outcome::Denied,
+            &[("reason", &reason)],
+        );
+        if let Err(e) = self.append(event).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+        Error::PermissionDenied(reason)
+    }
+
+    /// Appends one audit event in its own transaction.
+    pub(super) async fn append(&self, event: NewAuditEvent) -> Result<(), Error> {
+        let tx = self.store.write().await?;
+        tx.append_audit(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn tenant_for_service(&self, named: Option<&str>) -> Result<TenantRow, Error> {
+        let tenant = match named {
+            Some(key) => self.store.tenant_by_id_or_name(key).await?,
+            None => self.store.default_tenant().await?,
+        };
+        tenant.ok_or_else(|| match named {
+            Some(key) => Error::invalid("gatehouse-tenant", format!("no tenant is named `{key}`")),
+            None => Error::FailedPrecondition("the server has no default tenant yet".to_owned()),
+        })
+    }
+
+    /// The tenant a sign-in names, or the one of the username's domain, or the default.
+    pub(super) async fn tenant_for_sign_in(
+        &self,
+        named: &str,
+        username: &str,
+    ) -> Result<Option<TenantRow>, Error> {
+        if !named.is_empty() {
+            return Ok(self.store.tenant_by_id_or_name(named).await?);
+        }
+        if let Some((_, domain)) = username.rsplit_once('@')
+            && let Some(tenant) = self.store.tenant_by_domain(domain).await?
+        {
+            return Ok(Some(tenant));
+        }
+        Ok(self.store.default_tenant().await?)
+    }
+}
+
+pub(super) fn policy_row(tenant_id: Uuid, policy: &PasswordPolicy) -> PolicyRow {
+    let i = |v: u32| i32::try_from(v).unwrap_or(i32::MAX);
+    PolicyRow {
+        tenant_id,
+        min_length: i(policy.min_length),
+        max_length: i(policy.max_length),
+        history_count: i(policy.history_count),
+        max_age_days: i(policy.max_age_days),
+        lockout_threshold: i(policy.lockout_threshold),
+        lockout_seconds: i(policy.lockout_seconds),
+        temporary_password_hours: i(policy.temporary_password_hours),
+        reset_code_minutes: i(policy.reset_code_minutes),
+        reset_code_attempts: i(policy.reset_code_attempts),
+        reset_methods_required: i(policy.reset_methods_required),
+        updated_at: store::now(),
+    }
+}
+
+fn to_u32(v: i32) -> u32 {
+    u32::try_from(v).unwrap_or(0)
+}
+
+pub(super) fn corrupt(what: String) -> Error {
+    Error::Internal(Box::new(store::StoreError::Corrupt(what)))
+}

@@ -1,0 +1,325 @@
+//! Sign-in, sessions and changing a known password.
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::audit::{self, Outcome};
+use super::error::{Error, FieldViolation};
+use super::secret::{Password, SessionToken};
+use super::service::Gatehouse;
+use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
+use crate::store::{self, CredentialRow, SessionRow, Tx, UserRow};
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The new session's token, shown once.
+    pub token: SessionToken,
+    /// Full or change-only.
+    pub kind: SessionKind,
+    /// Why it is change-only.
+    pub change_reason: Option<ChangeReason>,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+    /// The user.
+    pub user_id: Uuid,
+}
+
+/// A successful password change: a new full session.
+#[derive(Debug)]
+pub struct ChangedPassword {
+    /// The new session's token, shown once.
+    pub token: SessionToken,
+    /// When it ends.
+    pub expires_at: DateTime<Utc>,
+}
+
+impl Gatehouse {
+    /// Checks a username and password. Every failure (unknown tenant or user, no password,
+    /// wrong password, blocked account, expired temporary password) is the same error after
+    /// the same amount of hashing work.
+    pub async fn sign_in(
+        &self,
+        caller: &Caller,
+        username: &str,
+        password: &Password,
+        tenant: &str,
+    ) -> Result<SignedIn, Error> {
+        let mut violations = Vec::new();
+        if username.is_empty() {
+            violations.push(FieldViolation::new("username", "required"));
+        } else if username.chars().count() > 254 {
+            violations.push(FieldViolation::new(
+                "username",
+                "must be at most 254 characters",
+            ));
+        }
+        if password.expose().is_empty() {
+            violations.push(FieldViolation::new("password", "required"));
+        }
+        Error::from_violations(violations)?;
+        let username = username.to_lowercase();
+        let tenant = self.tenant_for_sign_in(tenant, &username).await?;
+        let policy = match &tenant {
+            Some(t) => self.policy(t.id).await?,
+            None => super::policy::PasswordPolicy::default(),
+        };
+        if password.expose().chars().count() > policy.max_length as usize {
+            // Refused before hashing: a huge password costs no hash. Says nothing about the user.
+            return Err(Error::invalid(
+                "password",
+                format!("too long: at most {} characters", policy.max_length),
+            ));
+        }
+        let user = match &tenant {
+            Some(t) => self.store.user_by_username(t.id, &username).await?,
+            None => None,
+        };
+        let credential = match &user {
+            Some(u) => self.store.credential(u.id).await?,
+            None => None,
+        };
+        let verified = self
+            .hasher
+            .verify(password, credential.as_ref().map(|c| c.hash.as_str()))
+            .await?;
+        let now = store::now();
+        let (Some(user), Some(credential)) = (user, credential) else {
+            return Err(Error::sign_in_failed());
+        };
+        let refusal = if !verified.matches {
+            Some("wrong_password")
+        } else if user.state != UserState::Active.as_str() {
+            Some("sign_in_blocked")
+        } else if credential.temporary && credential.expires_at.is_some_and(|at| at <= now) {
+            Some("temporary_password_expired")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.append(audit::event(
+                user.tenant_id,
+                "anonymous".to_owned(),
+                caller.service.clone(),
+                "session.sign_in",
+                format!("user:{}", user.id),
+                Outcome::Failure,
+                &[("reason", reason)],
+            ))
+            .await?;
+            tracing::info!(user = %user.id, reason, "sign-in refused");
+            return Err(Error::sign_in_failed());
+        }
+        let change_reason = if credential.must_change {
+            Some(if credential.temporary {
+                ChangeReason::TemporaryPassword
+            } else {
+                ChangeReason::ChangeRequired
+            })
+        } else if policy.max_age_days > 0
+            && credential.set_at + chrono::Duration::days(policy.max_age_days.into()) <= now
+        {
+            Some(ChangeReason::PasswordExpired)
+        } else {
+            None
+        };
+        let rehash = if verified.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let tx = self.store.write().await?;
+        if let Some(new_hash) = rehash {
+            tx.rehash_credential(user.id, &credential.hash, new_hash)
+                .await?;
+        }
+        let (token, kind, expires_at) = self
+            .open_session(&tx, caller, &user, change_reason, now)
+            .await?;
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "session.sign_in",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("session_kind", kind.as_str())],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user = %user.id, session_kind = kind.as_str(), "signed in");
+        Ok(SignedIn {
+            token,
+            kind,
+            change_reason,
+            expires_at,
+            user_id: user.id,
+        })
+    }
+
+    /// Replaces the caller's password after checking the current one; revokes every session
+    /// of the person and opens a new full one.
+    pub async fn change_password(
+        &self,
+        caller: &Caller,
+        current: &Password,
+        new: &Password,
+    ) -> Result<ChangedPassword, Error> {
+        let session = self.authenticate(caller).await?;
+        let user = self.session_user(&session).await?;
+        let policy = self.policy(session.tenant_id).await?;
+        let mut violations = Vec::new();
+        if current.expose().is_empty() {
+            violations.push(FieldViolation::new("current_password", "required"));
+        } else if current.expose().chars().count() > policy.max_length as usize {
+            violations.push(FieldViolation::new(
+                "current_password",
+                format!("too long: at most {} characters", policy.max_length),
+            ));
+        }
+        violations.extend(policy.check_new("new_password", new, &user.username));
+        if !current.expose().is_empty() && current.expose() == new.expose() {
+            violations.push(FieldViolation::new(
+                "new_password",
+                "must differ from the current password",
+            ));
+        }
+        Error::from_violations(violations)?;
+        let credential = self.store.credential(user.id).await?.ok_or_else(|| {
+            Error::FailedPrecondition("the account has no password to change".to_owned())
+        })?;
+        if !self
+            .hasher
+            .verify(current, Some(&credential.hash))
+            .await?
+            .matches
+        {
+            self.append(audit::event(
+                user.tenant_id,
+                format!("user:{}", user.id),
+                caller.service.clone(),
+                "password.change",
+                format!("user:{}", user.id),
+                Outcome::Failure,
+                &[("reason", "wrong_current_password")],
+            ))
+            .await?;
+            return Err(Error::Unauthenticated(
+                "the current password is incorrect".to_owned(),
+            ));
+        }
+        let history_depth = u64::from(policy.history_count.saturating_sub(1));
+        for old in self.store.password_history(user.id, history_depth).await? {
+            if self.hasher.verify(new, Some(&old)).await?.matches {
+                return Err(Error::invalid(
+                    "new_password",
+                    format!(
+                        "was used recently: the last {} passwords may not be reused",
+                        policy.history_count
+                    ),
+                ));
+            }
+        }
+        let hash = self.hasher.hash(new).await?;
+        let now = store::now();
+        let tx = self.store.write().await?;
+        tx.put_credential(CredentialRow {
+            user_id: user.id,
+            tenant_id: user.tenant_id,
+            hash,
+            set_at: now,
+            expires_at: None,
+            must_change: false,
+            temporary: false,
+            failed_attempts: 0,
+            locked_until: None,
+            lockout_count: 0,
+        })
+        .await?;
+        tx.trim_history(user.id, u64::from(policy.history_count))
+            .await?;
+        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "password.change",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("revoked_sessions", &revoked.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user = %user.id, revoked_sessions = revoked, "password changed");
+        Ok(ChangedPassword { token, expires_at })
+    }
+
+    /// Revokes the caller's session.
+    pub async fn sign_out(&self, caller: &Caller) -> Result<(), Error> {
+        let session = self.authenticate(caller).await?;
+        let tx = self.store.write().await?;
+        tx.revoke_session(session.id, store::now()).await?;
+        tx.append_audit(audit::event(
+            session.tenant_id,
+            format!("user:{}", session.user_id),
+            caller.service.clone(),
+            "session.sign_out",
+            format!("session:{}", session.id),
+            Outcome::Success,
+            &[],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The signed-in person and their session.
+    pub async fn me(&self, caller: &Caller) -> Result<(User, Session), Error> {
+        let session = self.authenticate(caller).await?;
+        let row = self.session_user(&session).await?;
+        Ok((self.to_user(row).await?, session))
+    }
+
+    async fn session_user(&self, session: &Session) -> Result<UserRow, Error> {
+        // A session outliving its user (deleted in between) is no session.
+        self.store
+            .user_by_id(session.tenant_id, session.user_id)
+            .await?
+            .ok_or_else(Error::no_session)
+    }
+
+    async fn open_session(
+        &self,
+        tx: &Tx,
+        caller: &Caller,
+        user: &UserRow,
+        change_reason: Option<ChangeReason>,
+        now: DateTime<Utc>,
+    ) -> Result<(SessionToken, SessionKind, DateTime<Utc>), Error> {
+        let (kind, ttl) = match change_reason {
+            None => (SessionKind::Full, self.settings.session_ttl),
+            Some(_) => (
+                SessionKind::PasswordChangeOnly,
+                self.settings.change_session_ttl,
+            ),
+        };
+        let expires_at =
+            now + chrono::Duration::from_std(ttl).map_err(|e| Error::Internal(Box::new(e)))?;
+        let token = SessionToken::generate();
+        tx.insert_session(SessionRow {
+            id: Uuid::now_v7(),
+            tenant_id: user.tenant_id,
+            user_id: user.id,
+            token_hash: token.digest(),
+            kind: kind.as_str().to_owned(),
+            change_reason: change_reason.map(|r| r.as_str().to_owned()),
+            caller_service: caller.service.clone(),
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+        })
+        .await?;
+        Ok((token, kind, expires_at))
+    }
+}

@@ -1,0 +1,21 @@
+//! The transport: tonic handlers that decode a request, identify the caller, call the domain
+//! and map its answer. No rule lives here.
+
+mod admin;
+mod caller;
+mod convert;
+mod self_service;
+mod status;
+
+pub use admin::AdminApi;
+pub use self_service::SelfApi;
+
+/// The generated `gatehouse.v1` types and service traits.
+#[allow(missing_docs, unreachable_pub, clippy::all)]
+pub mod pb {
+    tonic::include_proto!("gatehouse.v1");
+
+    /// The encoded descriptors of `gatehouse.v1`, served by reflection.
+    pub const FILE_DESCRIPTOR_SET: &[u8] =
+        tonic::include_file_descriptor_set!("gatehouse_descriptor");
+}

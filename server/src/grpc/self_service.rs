@@ -1,0 +1,93 @@
+//! `gatehouse.v1.SelfService`.
+
+use tonic::{Request, Response, Status};
+use tracing::instrument;
+
+use super::caller::caller;
+use super::convert;
+use super::pb::{self, self_service_server::SelfService};
+use super::status::to_status;
+use crate::domain::{Gatehouse, Password};
+
+/// The SelfService handlers.
+#[derive(Clone, Debug)]
+pub struct SelfApi {
+    core: Gatehouse,
+}
+
+impl SelfApi {
+    /// Handlers over the domain service.
+    pub fn new(core: Gatehouse) -> Self {
+        SelfApi { core }
+    }
+}
+
+#[tonic::async_trait]
+impl SelfService for SelfApi {
+    #[instrument(skip_all)]
+    async fn sign_in(
+        &self,
+        request: Request<pb::SignInRequest>,
+    ) -> Result<Response<pb::SignInResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let password = Password::new(req.password);
+        let signed_in = self
+            .core
+            .sign_in(&caller, &req.username, &password, &req.tenant)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::SignInResponse {
+            session_token: signed_in.token.expose().to_owned(),
+            session_kind: convert::session_kind(signed_in.kind).into(),
+            change_reason: convert::change_reason(signed_in.change_reason).into(),
+            expire_time: Some(convert::timestamp(signed_in.expires_at)),
+            user_id: signed_in.user_id.to_string(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn change_password(
+        &self,
+        request: Request<pb::ChangePasswordRequest>,
+    ) -> Result<Response<pb::ChangePasswordResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let current = Password::new(req.current_password);
+        let new = Password::new(req.new_password);
+        let changed = self
+            .core
+            .change_password(&caller, &current, &new)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ChangePasswordResponse {
+            session_token: changed.token.expose().to_owned(),
+            expire_time: Some(convert::timestamp(changed.expires_at)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn sign_out(
+        &self,
+        request: Request<pb::SignOutRequest>,
+    ) -> Result<Response<pb::SignOutResponse>, Status> {
+        let caller = caller(&request)?;
+        self.core.sign_out(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::SignOutResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_me(
+        &self,
+        request: Request<pb::GetMeRequest>,
+    ) -> Result<Response<pb::GetMeResponse>, Status> {
+        let caller = caller(&request)?;
+        let (user, session) = self.core.me(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetMeResponse {
+            user: Some(convert::user(user)),
+            session_kind: convert::session_kind(session.kind).into(),
+            change_reason: convert::change_reason(session.change_reason).into(),
+            session_expire_time: Some(convert::timestamp(session.expires_at)),
+        }))
+    }
+}

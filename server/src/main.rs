@@ -1,0 +1,117 @@
+//! The `gatehouse` command: parses the command line, sets up logging and the shutdown
+//! signal, and calls the library.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, Subcommand};
+use gatehouse::config::{Config, Overrides};
+use tracing_subscriber::EnvFilter;
+
+/// Gatehouse: the password and account backend of a directory, over gRPC with mTLS.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    /// TOML configuration file (settings: see README). Environment variables `GATEHOUSE_*`
+    /// override it; flags override both.
+    #[arg(long, short, global = true, env = "GATEHOUSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (SQLite database, dev certificates).
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: `sqlite://PATH` or `postgres://USER:PASS@HOST/DB`.
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run pending migrations, then serve.
+    Serve {
+        /// Listen address.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+        /// Generate dev certificates and a bootstrap admin when missing. Never in production.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Run pending migrations and exit.
+    Migrate,
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut overrides = Overrides {
+        data_dir: cli.data_dir,
+        database_url: cli.database_url,
+        ..Default::default()
+    };
+    if let Command::Serve { listen, dev } = &cli.command {
+        overrides.listen = *listen;
+        overrides.dev = dev.then_some(true);
+    }
+    let config = Config::load(cli.config.as_deref(), overrides)?;
+    init_logging(&config.log);
+    for name in Config::unknown_env_vars() {
+        if name != "GATEHOUSE_CONFIG" {
+            tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
+        }
+    }
+    let runtime = tokio::runtime::Runtime::new().context("while starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Migrate => {
+                let ran = gatehouse::migrate(&config).await?;
+                tracing::info!(migrations = ran, database = %config.database_url(), "migrations done");
+                Ok(())
+            }
+            Command::Serve { .. } => {
+                let listener = tokio::net::TcpListener::bind(config.listen)
+                    .await
+                    .with_context(|| format!("while binding {}", config.listen))?;
+                gatehouse::serve(config, listener, shutdown_signal()).await
+            }
+        }
+    })
+}
+
+fn init_logging(default_filter: &str) {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

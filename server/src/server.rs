@@ -1,0 +1,185 @@
+//! Start-up: TLS, storage, migrations, bootstrap, and the gRPC server with health and
+//! reflection.
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tonic::transport::Server;
+use tonic_health::ServingStatus;
+
+use crate::config::Config;
+use crate::domain::{Gatehouse, HashSettings, Hasher, Settings};
+use crate::grpc::{AdminApi, SelfApi, pb};
+use crate::store::Store;
+use crate::tls;
+
+/// File in the data directory holding the bootstrap admin's one-time password.
+pub const BOOTSTRAP_FILE: &str = "bootstrap-admin.txt";
+
+/// How often health re-checks the database.
+const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Runs pending migrations and returns how many ran.
+pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
+    let store = connect(config).await?;
+    let ran = store.migrate().await.context("while running migrations")?;
+    store.close().await.context("while closing the database")?;
+    Ok(ran)
+}
+
+async fn connect(config: &Config) -> anyhow::Result<Store> {
+    let url = config.database_url();
+    if url.is_sqlite() {
+        std::fs::create_dir_all(&config.data_dir).with_context(|| {
+            format!(
+                "while creating the data directory {}",
+                config.data_dir.display()
+            )
+        })?;
+    }
+    Store::connect(&url)
+        .await
+        .with_context(|| format!("while connecting to {url}"))
+}
+
+/// Creates the default tenant and, with `dev`, a bootstrap global admin whose one-time
+/// password is printed once and written to a 0600 file in the data directory. Returns the
+/// path of that file when an admin was created now.
+pub async fn bootstrap(config: &Config, core: &Gatehouse) -> anyhow::Result<Option<PathBuf>> {
+    let admin = config.dev.then_some(config.bootstrap_admin.as_str());
+    let created = core
+        .bootstrap(&config.default_tenant, &config.default_domain, admin)
+        .await
+        .context("while creating the default tenant")?;
+    let Some((username, password)) = created else {
+        return Ok(None);
+    };
+    let path = config.data_dir.join(BOOTSTRAP_FILE);
+    tls::dev::write(
+        &path,
+        &format!(
+            "# One-time password of the bootstrap global admin; it must be changed at first sign-in.\nusername: {username}\npassword: {}\n",
+            password.expose()
+        ),
+        true,
+    )?;
+    // Printed once, on the terminal of the operator who started the dev server; never logged.
+    println!(
+        "\nBootstrap global admin created.\n  username: {username}\n  password: {}\n(one-time; also in {}; change it at first sign-in)\n",
+        password.expose(),
+        path.display()
+    );
+    Ok(Some(path))
+}
+
+/// Serves Gatehouse on an already-bound listener until `shutdown` completes.
+pub async fn serve(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    if config.dev {
+        let (_, created) =
+            tls::dev::ensure(&config.certs_dir()).context("while generating dev certificates")?;
+        if created {
+            tracing::info!(dir = %config.certs_dir().display(), "generated dev certificates");
+        }
+    }
+    let tls_config = tls::server_config(
+        &config.tls_client_ca(),
+        &config.tls_cert(),
+        &config.tls_key(),
+    )?;
+
+    let (health_reporter, health_service) = tonic_health::server::health_reporter();
+    for name in ["", "gatehouse.v1.AdminService", "gatehouse.v1.SelfService"] {
+        health_reporter
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+
+    let store = connect(&config).await?;
+    let ran = store.migrate().await.context("while running migrations")?;
+    tracing::info!(database = %config.database_url(), migrations = ran, "database ready");
+
+    let hasher = Hasher::new(HashSettings {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+        workers: match config.hash_workers {
+            0 => HashSettings::default().workers,
+            n => n,
+        },
+        queue: config.hash_queue,
+    })
+    .context("while preparing password hashing")?;
+    let core = Gatehouse::new(
+        store.clone(),
+        hasher,
+        Settings {
+            session_ttl: Duration::from_secs(config.session_ttl_secs),
+            change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
+        },
+    );
+    bootstrap(&config, &core).await?;
+
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .context("while building reflection (v1)")?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()
+        .context("while building reflection (v1alpha)")?;
+
+    let health_task = tokio::spawn(watch_health(store, health_reporter));
+    let address = listener.local_addr().ok();
+    tracing::info!(address = ?address, "gatehouse serving over mTLS");
+    let incoming = tls::incoming(
+        listener,
+        tls_config,
+        Duration::from_secs(config.tls_handshake_timeout_secs),
+    );
+    let result = Server::builder()
+        .add_service(health_service)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(pb::admin_service_server::AdminServiceServer::new(
+            AdminApi::new(core.clone()),
+        ))
+        .add_service(pb::self_service_server::SelfServiceServer::new(
+            SelfApi::new(core),
+        ))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    health_task.abort();
+    result.context("while serving")?;
+    tracing::info!("gatehouse stopped");
+    Ok(())
+}
+
+/// Reports SERVING while the database answers, NOT_SERVING while it does not.
+async fn watch_health(store: Store, reporter: tonic_health::server::HealthReporter) {
+    let mut last = None;
+    loop {
+        let status = match store.ping().await {
+            Ok(()) => ServingStatus::Serving,
+            Err(e) => {
+                tracing::warn!(error = %e, "database does not answer");
+                ServingStatus::NotServing
+            }
+        };
+        if last != Some(status) {
+            for name in ["", "gatehouse.v1.AdminService", "gatehouse.v1.SelfService"] {
+                reporter.set_service_status(name, status).await;
+            }
+            last = Some(status);
+        }
+        tokio::time::sleep(HEALTH_INTERVAL).await;
+    }
+}

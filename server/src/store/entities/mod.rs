@@ -1,0 +1,10 @@
+//! SeaORM entities, one module per table. They mirror the migrations crate.
+
+pub mod audit_event;
+pub mod password_credential;
+pub mod password_history;
+pub mod password_policy;
+pub mod role_assignment;
+pub mod session;
+pub mod tenant;
+pub mod user;

@@ -1,0 +1,28 @@
+//! The `password_policies` table.
+
+use sea_orm::entity::prelude::*;
+
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "password_policies")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub tenant_id: Uuid,
+    pub min_length: i32,
+    pub max_length: i32,
+    pub history_count: i32,
+    pub max_age_days: i32,
+    pub lockout_threshold: i32,
+    pub lockout_seconds: i32,
+    pub temporary_password_hours: i32,
+    pub reset_code_minutes: i32,
+    pub reset_code_attempts: i32,
+    pub reset_methods_required: i32,
+    pub updated_at: DateTimeUtc,
+}
+
+#[allow(missing_docs)]
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,157 @@
+//! Storage: SeaORM entities and the queries the domain needs, on SQLite or PostgreSQL.
+//!
+//! Reads go through [`Store`]; every change goes through a [`Tx`] from [`Store::write`], so a
+//! flow's rows and its audit event commit together or not at all. On SQLite a write
+//! transaction takes the write lock up front (`BEGIN IMMEDIATE`), so concurrent writers wait
+//! for each other (bounded by the busy timeout) instead of failing half-way.
+
+mod audit;
+pub mod entities;
+mod roles;
+mod sessions;
+mod tenants;
+mod url;
+mod users;
+
+use std::time::Duration;
+
+use chrono::{DateTime, DurationRound as _, Utc};
+use gatehouse_migrations::{Migrator, MigratorTrait as _};
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{
+    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+};
+
+pub use audit::{NewAuditEvent, chain_hash};
+pub use entities::{
+    audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
+    password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
+    session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
+};
+pub use roles::RoleFilter;
+pub use url::DatabaseUrl;
+pub use users::{UserFilter, UserPatch};
+
+/// How long a SQLite connection waits for the write lock before giving up.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A unique constraint refused the row; the text says which thing exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database failed or refused.
+    #[error("database error: {0}")]
+    Db(#[from] DbErr),
+    /// A stored value is not one the code writes.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+impl StoreError {
+    /// Maps a unique-constraint failure to [`StoreError::Conflict`] with `what`.
+    pub(crate) fn conflict_as(e: DbErr, what: &str) -> StoreError {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => StoreError::Conflict(what.to_owned()),
+            _ => StoreError::Db(e),
+        }
+    }
+}
+
+/// Result of storage calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The current time at the database's precision (microseconds), so a stored and re-read
+/// time compares equal to the one written.
+pub fn now() -> DateTime<Utc> {
+    let now = Utc::now();
+    now.duration_trunc(chrono::Duration::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// The database: a connection pool on SQLite or PostgreSQL.
+#[derive(Clone, Debug)]
+pub struct Store {
+    db: DatabaseConnection,
+    sqlite: bool,
+}
+
+/// A write transaction. Dropped without [`Tx::commit`], it rolls back.
+pub struct Tx {
+    tx: DatabaseTransaction,
+}
+
+impl Store {
+    /// Connects (creating a SQLite file when missing). Does not migrate.
+    pub async fn connect(url: &DatabaseUrl) -> StoreResult<Store> {
+        let sqlite = url.is_sqlite();
+        let mut options = ConnectOptions::new(url.expose());
+        options
+            .sqlx_logging(false)
+            .max_connections(if sqlite { 8 } else { 16 })
+            .acquire_timeout(Duration::from_secs(30));
+        if sqlite {
+            options.map_sqlx_sqlite_opts(|o| {
+                o.create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal)
+                    .busy_timeout(SQLITE_BUSY_TIMEOUT)
+                    .foreign_keys(true)
+            });
+        }
+        let db = Database::connect(options).await?;
+        Ok(Store { db, sqlite })
+    }
+
+    /// Runs pending migrations; returns how many ran.
+    pub async fn migrate(&self) -> StoreResult<usize> {
+        let pending = Migrator::get_pending_migrations(&self.db).await?.len();
+        Migrator::up(&self.db, None).await?;
+        Ok(pending)
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction.
+    pub async fn write(&self) -> StoreResult<Tx> {
+        let options = TransactionOptions {
+            sqlite_transaction_mode: self.sqlite.then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let tx = self.db.begin_with_options(options).await?;
+        Ok(Tx { tx })
+    }
+
+    /// Whether this is the embedded SQLite store.
+    pub fn is_sqlite(&self) -> bool {
+        self.sqlite
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) -> StoreResult<()> {
+        self.db.close().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseConnection {
+        &self.db
+    }
+}
+
+impl Tx {
+    /// Makes every change of the transaction durable.
+    pub async fn commit(self) -> StoreResult<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+
+    pub(crate) fn conn(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}

@@ -1,0 +1,243 @@
+//! Users and their password credentials.
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
+    QuerySelect as _,
+};
+use uuid::Uuid;
+
+use super::entities::{password_credential, password_history, user};
+use super::{CredentialRow, Store, StoreError, StoreResult, Tx, UserRow};
+
+/// Which users a listing returns.
+#[derive(Clone, Debug, Default)]
+pub struct UserFilter {
+    /// Only users in this state.
+    pub state: Option<String>,
+    /// Only users whose username sorts after this one (keyset pagination).
+    pub after_username: Option<String>,
+}
+
+/// Profile fields to change; `None` leaves a field alone.
+#[derive(Clone, Debug, Default)]
+pub struct UserPatch {
+    /// New username.
+    pub username: Option<String>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// New contact email.
+    pub contact_email: Option<String>,
+    /// New state.
+    pub state: Option<String>,
+}
+
+const USERNAME_TAKEN: &str = "a user with this username already exists in the tenant";
+
+impl Store {
+    /// A user of the tenant by id.
+    pub async fn user_by_id(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<UserRow>> {
+        Ok(user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .one(self.conn())
+            .await?)
+    }
+
+    /// A user of the tenant by (lower-case) username.
+    pub async fn user_by_username(
+        &self,
+        tenant_id: Uuid,
+        username: &str,
+    ) -> StoreResult<Option<UserRow>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Username.eq(username))
+            .one(self.conn())
+            .await?)
+    }
+
+    /// A page of users ordered by username.
+    pub async fn list_users(
+        &self,
+        tenant_id: Uuid,
+        filter: &UserFilter,
+        limit: u64,
+    ) -> StoreResult<Vec<UserRow>> {
+        let mut query = user::Entity::find().filter(user::Column::TenantId.eq(tenant_id));
+        if let Some(state) = &filter.state {
+            query = query.filter(user::Column::State.eq(state.as_str()));
+        }
+        if let Some(after) = &filter.after_username {
+            query = query.filter(user::Column::Username.gt(after.as_str()));
+        }
+        Ok(query
+            .order_by_asc(user::Column::Username)
+            .limit(limit)
+            .all(self.conn())
+            .await?)
+    }
+
+    /// The password credential of a user.
+    pub async fn credential(&self, user_id: Uuid) -> StoreResult<Option<CredentialRow>> {
+        Ok(password_credential::Entity::find_by_id(user_id)
+            .one(self.conn())
+            .await?)
+    }
+
+    /// The password credentials of several users.
+    pub async fn credentials(&self, user_ids: &[Uuid]) -> StoreResult<Vec<CredentialRow>> {
+        Ok(password_credential::Entity::find()
+            .filter(password_credential::Column::UserId.is_in(user_ids.iter().copied()))
+            .all(self.conn())
+            .await?)
+    }
+
+    /// The latest `count` previous password hashes of a user, newest first.
+    pub async fn password_history(&self, user_id: Uuid, count: u64) -> StoreResult<Vec<String>> {
+        Ok(password_history::Entity::find()
+            .filter(password_history::Column::UserId.eq(user_id))
+            .order_by_desc(password_history::Column::SetAt)
+            .limit(count)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|row| row.hash)
+            .collect())
+    }
+}
+
+impl Tx {
+    /// Inserts a user; a taken username is [`StoreError::Conflict`].
+    pub async fn insert_user(&self, row: UserRow) -> StoreResult<UserRow> {
+        user::Entity::insert(user::ActiveModel::from(row))
+            .exec_with_returning(self.conn())
+            .await
+            .map_err(|e| StoreError::conflict_as(e, USERNAME_TAKEN))
+    }
+
+    /// Applies a patch when the user is still at `expected_version`, bumping the version.
+    /// `None` when the user is missing or was changed in between.
+    pub async fn update_user(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: i64,
+        patch: UserPatch,
+        at: DateTime<Utc>,
+    ) -> StoreResult<Option<UserRow>> {
+        let mut update = user::Entity::update_many()
+            .col_expr(
+                user::Column::Version,
+                Expr::col(user::Column::Version).add(1),
+            )
+            .col_expr(user::Column::UpdatedAt, Expr::value(at))
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Version.eq(expected_version));
+        if let Some(v) = patch.username {
+            update = update.col_expr(user::Column::Username, Expr::value(v));
+        }
+        if let Some(v) = patch.display_name {
+            update = update.col_expr(user::Column::DisplayName, Expr::value(v));
+        }
+        if let Some(v) = patch.contact_email {
+            update = update.col_expr(user::Column::ContactEmail, Expr::value(v));
+        }
+        if let Some(v) = patch.state {
+            update = update.col_expr(user::Column::State, Expr::value(v));
+        }
+        let result = update
+            .exec(self.conn())
+            .await
+            .map_err(|e| StoreError::conflict_as(e, USERNAME_TAKEN))?;
+        if result.rows_affected == 0 {
+            return Ok(None);
+        }
+        Ok(user::Entity::find_by_id(id).one(self.conn()).await?)
+    }
+
+    /// Deletes a user (and, by cascade, their credential, history, sessions and roles).
+    /// With `expected_version`, only when the user is still at that version.
+    pub async fn delete_user(
+        &self,
+        tenant_id: Uuid,
+        id: Uuid,
+        expected_version: Option<i64>,
+    ) -> StoreResult<bool> {
+        let mut delete = user::Entity::delete_many()
+            .filter(user::Column::Id.eq(id))
+            .filter(user::Column::TenantId.eq(tenant_id));
+        if let Some(version) = expected_version {
+            delete = delete.filter(user::Column::Version.eq(version));
+        }
+        Ok(delete.exec(self.conn()).await?.rows_affected == 1)
+    }
+
+    /// Replaces a user's password credential, moving the old hash to the history.
+    pub async fn put_credential(&self, row: CredentialRow) -> StoreResult<()> {
+        let previous = password_credential::Entity::find_by_id(row.user_id)
+            .one(self.conn())
+            .await?;
+        let active =
+            sea_orm::ActiveModelTrait::reset_all(password_credential::ActiveModel::from(row));
+        match previous {
+            Some(old) => {
+                password_history::Entity::insert(password_history::ActiveModel {
+                    id: Set(Uuid::now_v7()),
+                    tenant_id: Set(old.tenant_id),
+                    user_id: Set(old.user_id),
+                    hash: Set(old.hash),
+                    set_at: Set(old.set_at),
+                })
+                .exec(self.conn())
+                .await?;
+                password_credential::Entity::update(active)
+                    .exec(self.conn())
+                    .await?;
+            }
+            None => {
+                password_credential::Entity::insert(active)
+                    .exec(self.conn())
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Replaces only the hash of the current credential (a re-hash with stronger settings).
+    pub async fn rehash_credential(
+        &self,
+        user_id: Uuid,
+        old_hash: &str,
+        new_hash: String,
+    ) -> StoreResult<()> {
+        password_credential::Entity::update_many()
+            .col_expr(password_credential::Column::Hash, Expr::value(new_hash))
+            .filter(password_credential::Column::UserId.eq(user_id))
+            .filter(password_credential::Column::Hash.eq(old_hash))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Keeps only the newest `keep` history entries of a user.
+    pub async fn trim_history(&self, user_id: Uuid, keep: u64) -> StoreResult<()> {
+        let stale: Vec<Uuid> = password_history::Entity::find()
+            .filter(password_history::Column::UserId.eq(user_id))
+            .order_by_desc(password_history::Column::SetAt)
+            .offset(keep)
+            .all(self.conn())
+            .await?
+            .into_iter()
+            .map(|row| row.id)
+            .collect();
+        if !stale.is_empty() {
+            password_history::Entity::delete_many()
+                .filter(password_history::Column::Id.is_in(stale))
+                .exec(self.conn())
+                .await?;
+        }
+        Ok(())
+    }
+}
