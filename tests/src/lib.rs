@@ -1,1 +1,335 @@
-//! placeholder
+//! The end-to-end test harness: a real Gatehouse server, started in-process on a
+//! `127.0.0.1:0` listener with mTLS, on SQLite or on a real PostgreSQL, driven through
+//! `gatehouse-client` exactly as a caller would.
+//!
+//! PostgreSQL tests need `GATEHOUSE_TEST_POSTGRES_URL` (an admin URL of a scratch server;
+//! `scripts/test` starts one). Each test gets its own database. Without the variable the
+//! PostgreSQL variants fail, unless `GATEHOUSE_TEST_SKIP_POSTGRES=1` says to skip them.
+
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use gatehouse::Config;
+use gatehouse::store::DatabaseUrl;
+use gatehouse_client::{Client, ClientBuilder, pb};
+use sea_orm::{ConnectionTrait as _, Database};
+use tokio::sync::oneshot;
+use tonic_health::pb::health_check_response::ServingStatus;
+
+/// The database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded default.
+    Sqlite,
+    /// The production store.
+    Postgres,
+}
+
+/// Runs each named `async fn(Backend)` of the calling module once per backend, as
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if $crate::skip_postgres() {
+                        return;
+                    }
+                    super::$name($crate::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+/// Whether PostgreSQL tests were explicitly switched off.
+pub fn skip_postgres() -> bool {
+    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
+        return false;
+    }
+    if std::env::var("GATEHOUSE_TEST_SKIP_POSTGRES").as_deref() == Ok("1") {
+        eprintln!("skipping a PostgreSQL test: GATEHOUSE_TEST_SKIP_POSTGRES=1");
+        return true;
+    }
+    panic!(
+        "GATEHOUSE_TEST_POSTGRES_URL is not set: run `scripts/test` (it starts PostgreSQL), \
+         or set GATEHOUSE_TEST_SKIP_POSTGRES=1 to run the SQLite half only"
+    );
+}
+
+/// A fresh, empty database for one test.
+pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> DatabaseUrl {
+    match backend {
+        Backend::Sqlite => DatabaseUrl::sqlite_file(&dir.join("gatehouse.db")),
+        Backend::Postgres => {
+            let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL");
+            let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
+            let admin = Database::connect(&admin_url).await.expect("connect to the PostgreSQL admin URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE {name}"))
+                .await
+                .expect("create a test database");
+            admin.close().await.expect("close");
+            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+            DatabaseUrl::new(format!("{base}/{name}"))
+        }
+    }
+}
+
+/// A running server and what a test needs to call it.
+pub struct TestServer {
+    /// The server's address.
+    pub addr: std::net::SocketAddr,
+    /// The data directory (dev certificates, SQLite file, bootstrap file).
+    pub data_dir: PathBuf,
+    /// The configuration it runs with.
+    pub config: Config,
+    /// The bootstrap admin's username.
+    pub admin_username: String,
+    /// The bootstrap admin's one-time password.
+    pub admin_password: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestServer {
+    /// Starts a dev-mode server (generated certificates, bootstrap admin) on `backend`.
+    pub async fn start(backend: Backend) -> TestServer {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    /// Starts a server after letting the test adjust the configuration.
+    pub async fn start_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(fresh_database(backend, dir.path()).await),
+            dev: true,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let mut server = Self::run(config).await;
+        server._dir = Some(dir);
+        server
+    }
+
+    /// Starts a server with exactly this configuration and waits until it is SERVING.
+    pub async fn run(config: Config) -> TestServer {
+        init_logging();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(gatehouse::serve(config.clone(), listener, async {
+            let _ = rx.await;
+        }));
+        let mut server = TestServer {
+            addr,
+            data_dir: config.data_dir.clone(),
+            config,
+            admin_username: String::new(),
+            admin_password: String::new(),
+            shutdown: Some(tx),
+            task: Some(task),
+            _dir: None,
+        };
+        server.wait_serving().await;
+        if let Ok(text) = std::fs::read_to_string(server.data_dir.join(gatehouse::BOOTSTRAP_FILE)) {
+            for line in text.lines() {
+                if let Some(v) = line.strip_prefix("username: ") {
+                    server.admin_username = v.to_owned();
+                }
+                if let Some(v) = line.strip_prefix("password: ") {
+                    server.admin_password = v.to_owned();
+                }
+            }
+        }
+        server
+    }
+
+    async fn wait_serving(&mut self) {
+        for _ in 0..200 {
+            if let Some(task) = &self.task
+                && task.is_finished()
+            {
+                let result = self.task.take().expect("task").await.expect("join");
+                panic!("the server stopped during start-up: {result:?}");
+            }
+            if let Ok(client) = self.try_client().await {
+                let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
+                if let Ok(response) = health
+                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                    .await
+                    && response.into_inner().status == ServingStatus::Serving as i32
+                {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the server did not report SERVING within 10 s");
+    }
+
+    /// Path of a file in the dev certificate directory.
+    pub fn cert_path(&self, name: &str) -> PathBuf {
+        self.data_dir.join("certs").join(name)
+    }
+
+    /// A builder with the dev CA and no client identity.
+    pub fn builder(&self) -> ClientBuilder {
+        ClientBuilder::new(format!("https://{}", self.addr))
+            .ca_pem(std::fs::read(self.cert_path("ca.pem")).expect("ca.pem"))
+            .domain_name("localhost")
+            .connect_timeout(Duration::from_secs(5))
+    }
+
+    async fn try_client(&self) -> Result<Client, gatehouse_client::ConnectError> {
+        ClientBuilder::new(format!("https://{}", self.addr))
+            .ca_pem_file(self.cert_path("ca.pem"))?
+            .domain_name("localhost")
+            .connect_timeout(Duration::from_secs(5))
+            .identity_pem_files(self.cert_path("client.pem"), self.cert_path("client.key"))?
+            .connect()
+            .await
+    }
+
+    /// A client with the dev admin client certificate and no session.
+    pub async fn client(&self) -> Client {
+        self.try_client().await.expect("connect with the dev client certificate")
+    }
+
+    /// A client presenting the given PEM certificate and key.
+    pub async fn client_with_identity(&self, cert: &str, key: &str) -> Client {
+        self.builder().identity_pem(cert, key).connect_lazy().expect("client")
+    }
+
+    /// Signs in; panics on failure.
+    pub async fn sign_in(&self, username: &str, password: &str) -> pb::SignInResponse {
+        self.client()
+            .await
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: username.to_owned(),
+                password: password.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_or_else(|s| panic!("sign-in of {username} failed: {s:?}"))
+            .into_inner()
+    }
+
+    /// The bootstrap admin with a full session (changes the one-time password first).
+    pub async fn admin(&self) -> Client {
+        let signed_in = self.sign_in(&self.admin_username, &self.admin_password).await;
+        let client = self.client().await.with_session(signed_in.session_token);
+        let changed = client
+            .self_service()
+            .change_password(pb::ChangePasswordRequest {
+                current_password: self.admin_password.clone(),
+                new_password: ADMIN_PASSWORD.to_owned(),
+            })
+            .await
+            .expect("the bootstrap admin changes the one-time password")
+            .into_inner();
+        client.with_session(changed.session_token)
+    }
+
+    /// Creates a user, gives them `roles`, sets a known permanent password and returns a
+    /// client signed in as them plus their id.
+    pub async fn user_with_roles(&self, admin: &Client, username: &str, roles: &[pb::Role]) -> (Client, String) {
+        let user = admin
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: username.to_owned(),
+                display_name: username.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("create user")
+            .into_inner()
+            .user
+            .expect("user");
+        for role in roles {
+            admin
+                .admin()
+                .assign_role(pb::AssignRoleRequest {
+                    principal: Some(pb::Principal { kind: Some(pb::principal::Kind::UserId(user.id.clone())) }),
+                    role: *role as i32,
+                })
+                .await
+                .expect("assign role");
+        }
+        admin
+            .admin()
+            .reset_password(pb::ResetPasswordRequest {
+                user: Some(user_id(&user.id)),
+                password: USER_PASSWORD.to_owned(),
+                require_change: Some(false),
+            })
+            .await
+            .expect("set password");
+        let signed_in = self.sign_in(username, USER_PASSWORD).await;
+        (self.client().await.with_session(signed_in.session_token), user.id)
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.expect("join").expect("server stopped cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Sends server logs to the test's captured output (shown when a test fails).
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn"));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+}
+
+/// The password the harness gives the bootstrap admin.
+pub const ADMIN_PASSWORD: &str = "keeper of the test tenant gates";
+/// The password the harness gives other users.
+pub const USER_PASSWORD: &str = "user passphrase that is long enough";
+
+/// A `UserRef` by id.
+pub fn user_id(id: &str) -> pb::UserRef {
+    pb::UserRef { kind: Some(pb::user_ref::Kind::Id(id.to_owned())) }
+}
+
+/// A `UserRef` by username.
+pub fn username(name: &str) -> pb::UserRef {
+    pb::UserRef { kind: Some(pb::user_ref::Kind::Username(name.to_owned())) }
+}
+
+/// The field violations of a status's `google.rpc.BadRequest` details.
+pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
+    use tonic_types::StatusExt as _;
+    status
+        .get_details_bad_request()
+        .map(|br| br.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .unwrap_or_default()
+}

@@ -226,10 +226,10 @@ impl Tx {
         let stale: Vec<Uuid> = password_history::Entity::find()
             .filter(password_history::Column::UserId.eq(user_id))
             .order_by_desc(password_history::Column::SetAt)
-            .offset(keep)
             .all(self.conn())
             .await?
             .into_iter()
+            .skip(usize::try_from(keep).unwrap_or(usize::MAX))
             .map(|row| row.id)
             .collect();
         if !stale.is_empty() {
