@@ -284,6 +284,12 @@ impl TestServer {
         (self.client().await.with_session(signed_in.session_token), user.id)
     }
 
+    /// Takes ownership of the temporary data directory, so it outlives this server (for a
+    /// restart on the same data).
+    pub fn take_dir(&mut self) -> Option<tempfile::TempDir> {
+        self._dir.take()
+    }
+
     /// Stops the server and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {

@@ -1,0 +1,105 @@
+//! No secret in any log line: runs the whole first slice with every log level on, captures
+//! everything the server logs, and looks for each password, token and hash it handled.
+//! (Its own test binary, because it installs the process-wide log subscriber.)
+
+use std::io::Write;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use gatehouse_client::pb;
+use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, backend_tests, username};
+
+backend_tests!(a_full_slice_logs_no_secret);
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn capture() -> &'static Capture {
+    static CAPTURE: OnceLock<Capture> = OnceLock::new();
+    CAPTURE.get_or_init(|| {
+        let capture = Capture::default();
+        let writer = capture.clone();
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .init();
+        capture
+    })
+}
+
+async fn a_full_slice_logs_no_secret(backend: Backend) {
+    let capture = capture();
+    let server = TestServer::start(backend).await;
+    let mut secrets = vec![server.admin_password.clone(), ADMIN_PASSWORD.to_owned()];
+
+    let first = server.sign_in(&server.admin_username, &server.admin_password).await;
+    secrets.push(first.session_token.clone());
+    let admin = server.admin().await;
+    admin
+        .admin()
+        .create_user(pb::CreateUserRequest {
+            username: "quinn@contoso.example".into(),
+            display_name: "Quinn".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("create");
+    let reset = admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest { user: Some(username("quinn@contoso.example")), ..Default::default() })
+        .await
+        .expect("reset")
+        .into_inner();
+    secrets.push(reset.generated_password.clone());
+    let wrong = "a wrong guess at the passphrase";
+    secrets.push(wrong.to_owned());
+    let _ = admin
+        .without_session()
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "quinn@contoso.example".into(),
+            password: wrong.into(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("wrong password");
+    let temp = server.sign_in("quinn@contoso.example", &reset.generated_password).await;
+    secrets.push(temp.session_token.clone());
+    let new_password = "the passphrase chosen by the person";
+    secrets.push(new_password.to_owned());
+    let changed = server
+        .client()
+        .await
+        .with_session(temp.session_token)
+        .self_service()
+        .change_password(pb::ChangePasswordRequest {
+            current_password: reset.generated_password.clone(),
+            new_password: new_password.into(),
+        })
+        .await
+        .expect("change")
+        .into_inner();
+    secrets.push(changed.session_token.clone());
+    let quinn = server.client().await.with_session(changed.session_token);
+    quinn.self_service().get_me(pb::GetMeRequest {}).await.expect("me");
+    quinn.self_service().sign_out(pb::SignOutRequest {}).await.expect("sign out");
+    server.stop().await;
+
+    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf-8 logs");
+    assert!(logs.contains("password reset"), "the capture works: the slice's events are in it");
+    for secret in &secrets {
+        assert!(!secret.is_empty());
+        assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
+    }
+    assert!(!logs.contains("$argon2"), "a password hash reached the logs");
+}
