@@ -195,34 +195,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_field_is_a_documented_key() {
-        let value = serde_json_like_keys(&Config::default());
-        assert_eq!(value, {
-            let mut keys = Config::keys();
-            keys.sort_unstable();
-            keys
-        });
-    }
-
-    fn serde_json_like_keys(config: &Config) -> Vec<&'static str> {
-        let dict = Figment::from(Serialized::defaults(config))
-            .data()
-            .expect("serialisable defaults");
-        let mut keys: Vec<&'static str> = dict
-            .values()
-            .flat_map(|d| d.keys())
-            .map(|k| {
-                Config::keys()
-                    .into_iter()
-                    .find(|known| known == k)
-                    .unwrap_or("<unknown>")
-            })
-            .collect();
+    fn every_setting_is_listed_in_keys() {
+        let value = serde_json::to_value(Config::default()).expect("serialisable");
+        let mut fields: Vec<String> = value.as_object().expect("object").keys().cloned().collect();
+        fields.sort_unstable();
+        let mut keys: Vec<String> = Config::keys().into_iter().map(str::to_owned).collect();
         keys.sort_unstable();
-        keys
+        assert_eq!(fields, keys);
     }
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail API, not ours
     fn flags_beat_environment_beat_file_beat_defaults() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(
