@@ -114,7 +114,9 @@ impl Config {
             figment = figment.merge(Toml::file_exact(file));
         }
         figment
-            .merge(Env::prefixed(ENV_PREFIX))
+            // Only known keys: other GATEHOUSE_* variables (GATEHOUSE_CONFIG, a typo) must not
+            // stop the start; `unknown_env_vars` reports them instead.
+            .merge(Env::prefixed(ENV_PREFIX).only(&Self::keys()))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(|e| ConfigError(Box::new(e)))
@@ -214,6 +216,7 @@ mod tests {
             )?;
             jail.set_env("GATEHOUSE_DATA_DIR", "from-env");
             jail.set_env("GATEHOUSE_LISTEN", "127.0.0.1:2");
+            jail.set_env("GATEHOUSE_NOT_A_SETTING", "ignored");
             let config = Config::load(
                 Some(Path::new("g.toml")),
                 Overrides {

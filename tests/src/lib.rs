@@ -74,15 +74,20 @@ pub async fn fresh_database(backend: Backend, dir: &std::path::Path) -> Database
     match backend {
         Backend::Sqlite => DatabaseUrl::sqlite_file(&dir.join("gatehouse.db")),
         Backend::Postgres => {
-            let admin_url = std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL");
+            let admin_url =
+                std::env::var("GATEHOUSE_TEST_POSTGRES_URL").expect("GATEHOUSE_TEST_POSTGRES_URL");
             let name = format!("gatehouse_test_{}", uuid::Uuid::new_v4().simple());
-            let admin = Database::connect(&admin_url).await.expect("connect to the PostgreSQL admin URL");
+            let admin = Database::connect(&admin_url)
+                .await
+                .expect("connect to the PostgreSQL admin URL");
             admin
                 .execute_unprepared(&format!("CREATE DATABASE {name}"))
                 .await
                 .expect("create a test database");
             admin.close().await.expect("close");
-            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(base, _)| base);
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(base, _)| base);
             DatabaseUrl::new(format!("{base}/{name}"))
         }
     }
@@ -129,7 +134,9 @@ impl TestServer {
     /// Starts a server with exactly this configuration and waits until it is SERVING.
     pub async fn run(config: Config) -> TestServer {
         init_logging();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(gatehouse::serve(config.clone(), listener, async {
@@ -168,9 +175,12 @@ impl TestServer {
                 panic!("the server stopped during start-up: {result:?}");
             }
             if let Ok(client) = self.try_client().await {
-                let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
+                let mut health =
+                    tonic_health::pb::health_client::HealthClient::new(client.channel());
                 if let Ok(response) = health
-                    .check(tonic_health::pb::HealthCheckRequest { service: String::new() })
+                    .check(tonic_health::pb::HealthCheckRequest {
+                        service: String::new(),
+                    })
                     .await
                     && response.into_inner().status == ServingStatus::Serving as i32
                 {
@@ -207,12 +217,17 @@ impl TestServer {
 
     /// A client with the dev admin client certificate and no session.
     pub async fn client(&self) -> Client {
-        self.try_client().await.expect("connect with the dev client certificate")
+        self.try_client()
+            .await
+            .expect("connect with the dev client certificate")
     }
 
     /// A client presenting the given PEM certificate and key.
     pub async fn client_with_identity(&self, cert: &str, key: &str) -> Client {
-        self.builder().identity_pem(cert, key).connect_lazy().expect("client")
+        self.builder()
+            .identity_pem(cert, key)
+            .connect_lazy()
+            .expect("client")
     }
 
     /// Signs in; panics on failure.
@@ -232,7 +247,9 @@ impl TestServer {
 
     /// The bootstrap admin with a full session (changes the one-time password first).
     pub async fn admin(&self) -> Client {
-        let signed_in = self.sign_in(&self.admin_username, &self.admin_password).await;
+        let signed_in = self
+            .sign_in(&self.admin_username, &self.admin_password)
+            .await;
         let client = self.client().await.with_session(signed_in.session_token);
         let changed = client
             .self_service()
@@ -248,7 +265,12 @@ impl TestServer {
 
     /// Creates a user, gives them `roles`, sets a known permanent password and returns a
     /// client signed in as them plus their id.
-    pub async fn user_with_roles(&self, admin: &Client, username: &str, roles: &[pb::Role]) -> (Client, String) {
+    pub async fn user_with_roles(
+        &self,
+        admin: &Client,
+        username: &str,
+        roles: &[pb::Role],
+    ) -> (Client, String) {
         let user = admin
             .admin()
             .create_user(pb::CreateUserRequest {
@@ -265,7 +287,9 @@ impl TestServer {
             admin
                 .admin()
                 .assign_role(pb::AssignRoleRequest {
-                    principal: Some(pb::Principal { kind: Some(pb::principal::Kind::UserId(user.id.clone())) }),
+                    principal: Some(pb::Principal {
+                        kind: Some(pb::principal::Kind::UserId(user.id.clone())),
+                    }),
                     role: *role as i32,
                 })
                 .await
@@ -281,7 +305,10 @@ impl TestServer {
             .await
             .expect("set password");
         let signed_in = self.sign_in(username, USER_PASSWORD).await;
-        (self.client().await.with_session(signed_in.session_token), user.id)
+        (
+            self.client().await.with_session(signed_in.session_token),
+            user.id,
+        )
     }
 
     /// Takes ownership of the temporary data directory, so it outlives this server (for a
@@ -311,9 +338,13 @@ impl Drop for TestServer {
 
 /// Sends server logs to the test's captured output (shown when a test fails).
 fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        tracing_subscriber::EnvFilter::new("info,sqlx=warn,sea_orm=warn,h2=warn")
+    });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
 }
 
 /// The password the harness gives the bootstrap admin.
@@ -323,12 +354,16 @@ pub const USER_PASSWORD: &str = "user passphrase that is long enough";
 
 /// A `UserRef` by id.
 pub fn user_id(id: &str) -> pb::UserRef {
-    pb::UserRef { kind: Some(pb::user_ref::Kind::Id(id.to_owned())) }
+    pb::UserRef {
+        kind: Some(pb::user_ref::Kind::Id(id.to_owned())),
+    }
 }
 
 /// A `UserRef` by username.
 pub fn username(name: &str) -> pb::UserRef {
-    pb::UserRef { kind: Some(pb::user_ref::Kind::Username(name.to_owned())) }
+    pb::UserRef {
+        kind: Some(pb::user_ref::Kind::Username(name.to_owned())),
+    }
 }
 
 /// The field violations of a status's `google.rpc.BadRequest` details.
@@ -336,6 +371,11 @@ pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt as _;
     status
         .get_details_bad_request()
-        .map(|br| br.field_violations.into_iter().map(|v| (v.field, v.description)).collect())
+        .map(|br| {
+            br.field_violations
+                .into_iter()
+                .map(|v| (v.field, v.description))
+                .collect()
+        })
         .unwrap_or_default()
 }

@@ -2,7 +2,9 @@
 //! role assignments and bad input.
 
 use gatehouse_client::{Client, pb};
-use gatehouse_tests::{Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, user_id, username};
+use gatehouse_tests::{
+    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, user_id, username,
+};
 use tonic::Code;
 
 backend_tests!(
@@ -36,11 +38,19 @@ async fn reset_follows_the_role_matrix(backend: Backend) {
     let mut actors: Vec<(pb::Role, Client)> = Vec::new();
     let mut targets: Vec<(pb::Role, String)> = Vec::new();
     for kind in kinds {
-        let roles: Vec<pb::Role> = if kind == Unspecified { vec![] } else { vec![kind] };
+        let roles: Vec<pb::Role> = if kind == Unspecified {
+            vec![]
+        } else {
+            vec![kind]
+        };
         let name = role_name(kind);
-        let (client, _) = server.user_with_roles(&admin, &format!("actor-{name}@contoso.example"), &roles).await;
+        let (client, _) = server
+            .user_with_roles(&admin, &format!("actor-{name}@contoso.example"), &roles)
+            .await;
         actors.push((kind, client));
-        let (_, id) = server.user_with_roles(&admin, &format!("target-{name}@contoso.example"), &roles).await;
+        let (_, id) = server
+            .user_with_roles(&admin, &format!("target-{name}@contoso.example"), &roles)
+            .await;
         targets.push((kind, id));
     }
     // (actor, target) pairs that are allowed; every other pair is denied.
@@ -54,27 +64,48 @@ async fn reset_follows_the_role_matrix(backend: Backend) {
         for (target_role, target) in &targets {
             let result = actor
                 .admin()
-                .reset_password(pb::ResetPasswordRequest { user: Some(user_id(target)), ..Default::default() })
+                .reset_password(pb::ResetPasswordRequest {
+                    user: Some(user_id(target)),
+                    ..Default::default()
+                })
                 .await;
             if allowed(*actor_role, *target_role) {
-                let reset = result.unwrap_or_else(|s| panic!("{actor_role:?} → {target_role:?}: {s:?}"));
+                let reset =
+                    result.unwrap_or_else(|s| panic!("{actor_role:?} → {target_role:?}: {s:?}"));
                 assert!(!reset.into_inner().generated_password.is_empty());
             } else {
-                let status = result.expect_err(&format!("{actor_role:?} → {target_role:?} must be denied"));
-                assert_eq!(status.code(), Code::PermissionDenied, "{actor_role:?} → {target_role:?}: {status:?}");
+                let status =
+                    result.expect_err(&format!("{actor_role:?} → {target_role:?} must be denied"));
+                assert_eq!(
+                    status.code(),
+                    Code::PermissionDenied,
+                    "{actor_role:?} → {target_role:?}: {status:?}"
+                );
             }
         }
     }
     // A denied reset changes nothing: the target still signs in with their password.
-    let helpdesk = &actors.iter().find(|(r, _)| *r == PasswordAdmin).expect("helpdesk").1;
-    let fresh = server.user_with_roles(&admin, "untouched@contoso.example", &[UserAdmin]).await.1;
+    let helpdesk = &actors
+        .iter()
+        .find(|(r, _)| *r == PasswordAdmin)
+        .expect("helpdesk")
+        .1;
+    let fresh = server
+        .user_with_roles(&admin, "untouched@contoso.example", &[UserAdmin])
+        .await
+        .1;
     let status = helpdesk
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(user_id(&fresh)), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(user_id(&fresh)),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    server.sign_in("untouched@contoso.example", USER_PASSWORD).await;
+    server
+        .sign_in("untouched@contoso.example", USER_PASSWORD)
+        .await;
 }
 
 async fn administrators_cannot_reset_their_own_password(backend: Backend) {
@@ -82,7 +113,10 @@ async fn administrators_cannot_reset_their_own_password(backend: Backend) {
     let admin = server.admin().await;
     let status = admin
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(username(&server.admin_username)), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username(&server.admin_username)),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -121,7 +155,13 @@ async fn concurrent_updates_with_one_version_let_exactly_one_win(backend: Backen
     };
     assert_eq!(loser.code(), Code::Aborted, "{loser:?}");
     assert_eq!(winner.version, user.version + 1);
-    let now = admin.admin().get_user(pb::GetUserRequest { user: Some(user_id(&user.id)) }).await.expect("get");
+    let now = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&user.id)),
+        })
+        .await
+        .expect("get");
     let now = now.into_inner().user.expect("user");
     assert_eq!(now.display_name, winner.display_name);
     assert_eq!(now.version, user.version + 1);
@@ -158,7 +198,11 @@ async fn list_users_pages_with_opaque_tokens_and_filters(backend: Backend) {
     loop {
         let page = admin
             .admin()
-            .list_users(pb::ListUsersRequest { page_size: 3, page_token: token.clone(), ..Default::default() })
+            .list_users(pb::ListUsersRequest {
+                page_size: 3,
+                page_token: token.clone(),
+                ..Default::default()
+            })
             .await
             .expect("list")
             .into_inner();
@@ -172,11 +216,18 @@ async fn list_users_pages_with_opaque_tokens_and_filters(backend: Backend) {
     let mut sorted = seen.clone();
     sorted.sort();
     assert_eq!(seen, sorted, "ordered by username");
-    assert_eq!(seen.len(), 8, "7 users and the bootstrap admin, each once: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        8,
+        "7 users and the bootstrap admin, each once: {seen:?}"
+    );
 
     let blocked = admin
         .admin()
-        .list_users(pb::ListUsersRequest { state: pb::UserState::SignInBlocked as i32, ..Default::default() })
+        .list_users(pb::ListUsersRequest {
+            state: pb::UserState::SignInBlocked as i32,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -184,7 +235,10 @@ async fn list_users_pages_with_opaque_tokens_and_filters(backend: Backend) {
 
     let huge = admin
         .admin()
-        .list_users(pb::ListUsersRequest { page_size: 1_000_000, ..Default::default() })
+        .list_users(pb::ListUsersRequest {
+            page_size: 1_000_000,
+            ..Default::default()
+        })
         .await
         .expect("a huge page size is capped, not refused");
     assert_eq!(huge.into_inner().users.len(), 8);
@@ -192,7 +246,10 @@ async fn list_users_pages_with_opaque_tokens_and_filters(backend: Backend) {
     // A token from one filter is refused under another.
     let first = admin
         .admin()
-        .list_users(pb::ListUsersRequest { page_size: 1, ..Default::default() })
+        .list_users(pb::ListUsersRequest {
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -212,10 +269,22 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
     let count = || async {
-        admin.admin().list_users(pb::ListUsersRequest::default()).await.expect("list").into_inner().users.len()
+        admin
+            .admin()
+            .list_users(pb::ListUsersRequest::default())
+            .await
+            .expect("list")
+            .into_inner()
+            .users
+            .len()
     };
     let before = count().await;
-    for (username, display_name) in [("", "Empty"), (&*"x".repeat(300), "Long"), ("no-domain", "Bad"), ("ok@contoso.example", "")] {
+    for (username, display_name) in [
+        ("", "Empty"),
+        (&*"x".repeat(300), "Long"),
+        ("no-domain", "Bad"),
+        ("ok@contoso.example", ""),
+    ] {
         let status = admin
             .admin()
             .create_user(pb::CreateUserRequest {
@@ -225,8 +294,15 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
             })
             .await
             .unwrap_err();
-        assert_eq!(status.code(), Code::InvalidArgument, "{username:?}: {status:?}");
-        let fields: Vec<String> = field_violations(&status).into_iter().map(|(f, _)| f).collect();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{username:?}: {status:?}"
+        );
+        let fields: Vec<String> = field_violations(&status)
+            .into_iter()
+            .map(|(f, _)| f)
+            .collect();
         assert!(!fields.is_empty(), "violations carry the field: {status:?}");
     }
     assert_eq!(count().await, before, "nothing was created");
@@ -265,7 +341,10 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
 
     let status = admin
         .admin()
-        .list_users(pb::ListUsersRequest { page_token: "not a token".into(), ..Default::default() })
+        .list_users(pb::ListUsersRequest {
+            page_token: "not a token".into(),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -273,20 +352,35 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
 
     let status = admin
         .admin()
-        .list_users(pb::ListUsersRequest { page_size: -5, ..Default::default() })
+        .list_users(pb::ListUsersRequest {
+            page_size: -5,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
 
-    let status = admin.admin().get_user(pb::GetUserRequest { user: None }).await.unwrap_err();
+    let status = admin
+        .admin()
+        .get_user(pb::GetUserRequest { user: None })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    let status = admin.admin().get_user(pb::GetUserRequest { user: Some(user_id("not-a-uuid")) }).await.unwrap_err();
+    let status = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id("not-a-uuid")),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
 
     let status = admin
         .admin()
         .assign_role(pb::AssignRoleRequest {
-            principal: Some(pb::Principal { kind: Some(pb::principal::Kind::Service("svc".into())) }),
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Service("svc".into())),
+            }),
             role: 0,
         })
         .await
@@ -294,7 +388,11 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
     assert_eq!(status.code(), Code::InvalidArgument);
     let status = admin
         .admin()
-        .update_user(pb::UpdateUserRequest { id: "x".into(), version: 0, ..Default::default() })
+        .update_user(pb::UpdateUserRequest {
+            id: "x".into(),
+            version: 0,
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -306,11 +404,26 @@ async fn unknown_ids_are_not_found(backend: Backend) {
     let admin = server.admin().await;
     let ghost = uuid::Uuid::new_v4().to_string();
     let codes = [
-        admin.admin().get_user(pb::GetUserRequest { user: Some(user_id(&ghost)) }).await.map(|_| ()),
-        admin.admin().get_user(pb::GetUserRequest { user: Some(username("ghost@contoso.example")) }).await.map(|_| ()),
         admin
             .admin()
-            .reset_password(pb::ResetPasswordRequest { user: Some(user_id(&ghost)), ..Default::default() })
+            .get_user(pb::GetUserRequest {
+                user: Some(user_id(&ghost)),
+            })
+            .await
+            .map(|_| ()),
+        admin
+            .admin()
+            .get_user(pb::GetUserRequest {
+                user: Some(username("ghost@contoso.example")),
+            })
+            .await
+            .map(|_| ()),
+        admin
+            .admin()
+            .reset_password(pb::ResetPasswordRequest {
+                user: Some(user_id(&ghost)),
+                ..Default::default()
+            })
             .await
             .map(|_| ()),
         admin
@@ -323,11 +436,20 @@ async fn unknown_ids_are_not_found(backend: Backend) {
             })
             .await
             .map(|_| ()),
-        admin.admin().delete_user(pb::DeleteUserRequest { id: ghost.clone(), version: 0 }).await.map(|_| ()),
+        admin
+            .admin()
+            .delete_user(pb::DeleteUserRequest {
+                id: ghost.clone(),
+                version: 0,
+            })
+            .await
+            .map(|_| ()),
         admin
             .admin()
             .assign_role(pb::AssignRoleRequest {
-                principal: Some(pb::Principal { kind: Some(pb::principal::Kind::UserId(ghost.clone())) }),
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::UserId(ghost.clone())),
+                }),
                 role: pb::Role::Auditor as i32,
             })
             .await
@@ -341,11 +463,18 @@ async fn unknown_ids_are_not_found(backend: Backend) {
 async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (_, ivy) = server.user_with_roles(&admin, "ivy@contoso.example", &[pb::Role::Auditor]).await;
-    let ivy_principal = pb::Principal { kind: Some(pb::principal::Kind::UserId(ivy.clone())) };
+    let (_, ivy) = server
+        .user_with_roles(&admin, "ivy@contoso.example", &[pb::Role::Auditor])
+        .await;
+    let ivy_principal = pb::Principal {
+        kind: Some(pb::principal::Kind::UserId(ivy.clone())),
+    };
     let again = admin
         .admin()
-        .assign_role(pb::AssignRoleRequest { principal: Some(ivy_principal.clone()), role: pb::Role::Auditor as i32 })
+        .assign_role(pb::AssignRoleRequest {
+            principal: Some(ivy_principal.clone()),
+            role: pb::Role::Auditor as i32,
+        })
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::AlreadyExists);
@@ -363,7 +492,10 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
 
     let all = admin
         .admin()
-        .list_role_assignments(pb::ListRoleAssignmentsRequest { page_size: 1, ..Default::default() })
+        .list_role_assignments(pb::ListRoleAssignmentsRequest {
+            page_size: 1,
+            ..Default::default()
+        })
         .await
         .expect("list")
         .into_inner();
@@ -384,21 +516,36 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
 
     admin
         .admin()
-        .revoke_role(pb::RevokeRoleRequest { principal: Some(ivy_principal.clone()), role: pb::Role::Auditor as i32 })
+        .revoke_role(pb::RevokeRoleRequest {
+            principal: Some(ivy_principal.clone()),
+            role: pb::Role::Auditor as i32,
+        })
         .await
         .expect("revoke");
     let gone = admin
         .admin()
-        .revoke_role(pb::RevokeRoleRequest { principal: Some(ivy_principal), role: pb::Role::Auditor as i32 })
+        .revoke_role(pb::RevokeRoleRequest {
+            principal: Some(ivy_principal),
+            role: pb::Role::Auditor as i32,
+        })
         .await
         .unwrap_err();
     assert_eq!(gone.code(), Code::NotFound);
 
-    let me = admin.self_service().get_me(pb::GetMeRequest {}).await.expect("me").into_inner().user.expect("user");
+    let me = admin
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("me")
+        .into_inner()
+        .user
+        .expect("user");
     let last = admin
         .admin()
         .revoke_role(pb::RevokeRoleRequest {
-            principal: Some(pb::Principal { kind: Some(pb::principal::Kind::UserId(me.id)) }),
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::UserId(me.id)),
+            }),
             role: pb::Role::GlobalAdmin as i32,
         })
         .await
@@ -411,28 +558,45 @@ async fn a_service_principal_acts_with_its_own_role(backend: Backend) {
     let admin = server.admin().await;
     // The dev client certificate's identity, without a session, is a service principal.
     let service = server.client().await;
-    let status = service.admin().list_users(pb::ListUsersRequest::default()).await.unwrap_err();
+    let status = service
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    assert!(status.message().contains("gatehouse-dev-admin"), "{status:?}");
+    assert!(
+        status.message().contains("gatehouse-dev-admin"),
+        "{status:?}"
+    );
 
     admin
         .admin()
         .assign_role(pb::AssignRoleRequest {
-            principal: Some(pb::Principal { kind: Some(pb::principal::Kind::Service("gatehouse-dev-admin".into())) }),
+            principal: Some(pb::Principal {
+                kind: Some(pb::principal::Kind::Service("gatehouse-dev-admin".into())),
+            }),
             role: pb::Role::PasswordAdmin as i32,
         })
         .await
         .expect("assign to the service");
-    let (_, jane) = server.user_with_roles(&admin, "jane@contoso.example", &[]).await;
+    let (_, jane) = server
+        .user_with_roles(&admin, "jane@contoso.example", &[])
+        .await;
     let reset = service
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(user_id(&jane)), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(user_id(&jane)),
+            ..Default::default()
+        })
         .await
         .expect("a password_admin service resets a plain user");
     assert!(!reset.into_inner().generated_password.is_empty());
     let status = service
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(username(&server.admin_username)), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username(&server.admin_username)),
+            ..Default::default()
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied, "not a global admin");
@@ -441,11 +605,23 @@ async fn a_service_principal_acts_with_its_own_role(backend: Backend) {
 async fn a_user_without_a_role_is_denied_admin_calls(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (kim, _) = server.user_with_roles(&admin, "kim@contoso.example", &[]).await;
-    let status = kim.admin().list_users(pb::ListUsersRequest::default()).await.unwrap_err();
+    let (kim, _) = server
+        .user_with_roles(&admin, "kim@contoso.example", &[])
+        .await;
+    let status = kim
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let (auditor, _) = server.user_with_roles(&admin, "lou@contoso.example", &[pb::Role::Auditor]).await;
-    auditor.admin().list_users(pb::ListUsersRequest::default()).await.expect("auditors read users");
+    let (auditor, _) = server
+        .user_with_roles(&admin, "lou@contoso.example", &[pb::Role::Auditor])
+        .await;
+    auditor
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .expect("auditors read users");
     let status = auditor
         .admin()
         .create_user(pb::CreateUserRequest {
@@ -461,10 +637,14 @@ async fn a_user_without_a_role_is_denied_admin_calls(backend: Backend) {
 async fn user_admin_cannot_delete_or_update_a_global_admin(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (user_admin, _) = server.user_with_roles(&admin, "mo@contoso.example", &[pb::Role::UserAdmin]).await;
+    let (user_admin, _) = server
+        .user_with_roles(&admin, "mo@contoso.example", &[pb::Role::UserAdmin])
+        .await;
     let boss = admin
         .admin()
-        .get_user(pb::GetUserRequest { user: Some(username(&server.admin_username)) })
+        .get_user(pb::GetUserRequest {
+            user: Some(username(&server.admin_username)),
+        })
         .await
         .expect("get")
         .into_inner()
@@ -472,7 +652,10 @@ async fn user_admin_cannot_delete_or_update_a_global_admin(backend: Backend) {
         .expect("user");
     let status = user_admin
         .admin()
-        .delete_user(pb::DeleteUserRequest { id: boss.id.clone(), version: 0 })
+        .delete_user(pb::DeleteUserRequest {
+            id: boss.id.clone(),
+            version: 0,
+        })
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
@@ -487,12 +670,23 @@ async fn user_admin_cannot_delete_or_update_a_global_admin(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
-    let (_, plain) = server.user_with_roles(&admin, "ned@contoso.example", &[]).await;
+    let (_, plain) = server
+        .user_with_roles(&admin, "ned@contoso.example", &[])
+        .await;
     user_admin
         .admin()
-        .delete_user(pb::DeleteUserRequest { id: plain.clone(), version: 0 })
+        .delete_user(pb::DeleteUserRequest {
+            id: plain.clone(),
+            version: 0,
+        })
         .await
         .expect("a user admin deletes a plain user");
-    let status = admin.admin().get_user(pb::GetUserRequest { user: Some(user_id(&plain)) }).await.unwrap_err();
+    let status = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&plain)),
+        })
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
 }

@@ -15,7 +15,10 @@ struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -42,7 +45,9 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
     let server = TestServer::start(backend).await;
     let mut secrets = vec![server.admin_password.clone(), ADMIN_PASSWORD.to_owned()];
 
-    let first = server.sign_in(&server.admin_username, &server.admin_password).await;
+    let first = server
+        .sign_in(&server.admin_username, &server.admin_password)
+        .await;
     secrets.push(first.session_token.clone());
     let admin = server.admin().await;
     admin
@@ -56,7 +61,10 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
         .expect("create");
     let reset = admin
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(username("quinn@contoso.example")), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("quinn@contoso.example")),
+            ..Default::default()
+        })
         .await
         .expect("reset")
         .into_inner();
@@ -73,7 +81,9 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
         })
         .await
         .expect_err("wrong password");
-    let temp = server.sign_in("quinn@contoso.example", &reset.generated_password).await;
+    let temp = server
+        .sign_in("quinn@contoso.example", &reset.generated_password)
+        .await;
     secrets.push(temp.session_token.clone());
     let new_password = "the passphrase chosen by the person";
     secrets.push(new_password.to_owned());
@@ -91,15 +101,29 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
         .into_inner();
     secrets.push(changed.session_token.clone());
     let quinn = server.client().await.with_session(changed.session_token);
-    quinn.self_service().get_me(pb::GetMeRequest {}).await.expect("me");
-    quinn.self_service().sign_out(pb::SignOutRequest {}).await.expect("sign out");
+    quinn
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("me");
+    quinn
+        .self_service()
+        .sign_out(pb::SignOutRequest {})
+        .await
+        .expect("sign out");
     server.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf-8 logs");
-    assert!(logs.contains("password reset"), "the capture works: the slice's events are in it");
+    assert!(
+        logs.contains("password reset"),
+        "the capture works: the slice's events are in it"
+    );
     for secret in &secrets {
         assert!(!secret.is_empty());
         assert!(!logs.contains(secret.as_str()), "a secret reached the logs");
     }
-    assert!(!logs.contains("$argon2"), "a password hash reached the logs");
+    assert!(
+        !logs.contains("$argon2"),
+        "a password hash reached the logs"
+    );
 }

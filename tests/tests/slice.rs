@@ -3,7 +3,9 @@
 //! session, changes it, and gets a full session.
 
 use gatehouse_client::pb;
-use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, backend_tests, field_violations, user_id, username};
+use gatehouse_tests::{
+    ADMIN_PASSWORD, Backend, TestServer, backend_tests, field_violations, user_id, username,
+};
 use tonic::Code;
 
 backend_tests!(
@@ -18,14 +20,29 @@ backend_tests!(
 
 async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
     let server = TestServer::start(backend).await;
-    assert!(!server.admin_password.is_empty(), "dev mode writes the bootstrap password file");
+    assert!(
+        !server.admin_password.is_empty(),
+        "dev mode writes the bootstrap password file"
+    );
 
     // The bootstrap admin's one-time password opens a change-only session.
-    let first = server.sign_in(&server.admin_username, &server.admin_password).await;
+    let first = server
+        .sign_in(&server.admin_username, &server.admin_password)
+        .await;
     assert_eq!(first.session_kind(), pb::SessionKind::PasswordChangeOnly);
-    assert_eq!(first.change_reason(), pb::PasswordChangeReason::TemporaryPassword);
-    let limited = server.client().await.with_session(first.session_token.clone());
-    let denied = limited.admin().list_users(pb::ListUsersRequest::default()).await.unwrap_err();
+    assert_eq!(
+        first.change_reason(),
+        pb::PasswordChangeReason::TemporaryPassword
+    );
+    let limited = server
+        .client()
+        .await
+        .with_session(first.session_token.clone());
+    let denied = limited
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(denied.code(), Code::PermissionDenied);
 
     let changed = limited
@@ -38,12 +55,24 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
         .expect("change")
         .into_inner();
     // The change-only session is gone; the new one is full.
-    let stale = limited.self_service().get_me(pb::GetMeRequest {}).await.unwrap_err();
+    let stale = limited
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(stale.code(), Code::Unauthenticated);
     let admin = server.client().await.with_session(changed.session_token);
-    let me = admin.self_service().get_me(pb::GetMeRequest {}).await.expect("me").into_inner();
+    let me = admin
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("me")
+        .into_inner();
     assert_eq!(me.session_kind(), pb::SessionKind::Full);
-    assert_eq!(me.user.as_ref().expect("user").roles, vec![pb::Role::GlobalAdmin as i32]);
+    assert_eq!(
+        me.user.as_ref().expect("user").roles,
+        vec![pb::Role::GlobalAdmin as i32]
+    );
     // The one-time password no longer works.
     let old = server
         .client()
@@ -77,7 +106,10 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
 
     let reset = admin
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(username("bob@contoso.example")), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("bob@contoso.example")),
+            ..Default::default()
+        })
         .await
         .expect("reset")
         .into_inner();
@@ -86,13 +118,30 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
     assert!(reset.generated_password.chars().count() >= 15);
 
     // Bob signs in with the temporary password: change-only.
-    let temp = server.sign_in("bob@contoso.example", &reset.generated_password).await;
+    let temp = server
+        .sign_in("bob@contoso.example", &reset.generated_password)
+        .await;
     assert_eq!(temp.session_kind(), pb::SessionKind::PasswordChangeOnly);
-    assert_eq!(temp.change_reason(), pb::PasswordChangeReason::TemporaryPassword);
+    assert_eq!(
+        temp.change_reason(),
+        pb::PasswordChangeReason::TemporaryPassword
+    );
     assert_eq!(temp.user_id, bob.id);
     let bob_client = server.client().await.with_session(temp.session_token);
-    let fetched = admin.admin().get_user(pb::GetUserRequest { user: Some(user_id(&bob.id)) }).await.expect("get");
-    assert!(fetched.into_inner().user.expect("user").password_change_required);
+    let fetched = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&bob.id)),
+        })
+        .await
+        .expect("get");
+    assert!(
+        fetched
+            .into_inner()
+            .user
+            .expect("user")
+            .password_change_required
+    );
 
     let changed = bob_client
         .self_service()
@@ -105,67 +154,147 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
         .into_inner();
     assert!(!changed.session_token.is_empty());
 
-    let full = server.sign_in("bob@contoso.example", "my very own long passphrase").await;
+    let full = server
+        .sign_in("bob@contoso.example", "my very own long passphrase")
+        .await;
     assert_eq!(full.session_kind(), pb::SessionKind::Full);
     assert_eq!(full.change_reason(), pb::PasswordChangeReason::Unspecified);
-    let fetched = admin.admin().get_user(pb::GetUserRequest { user: Some(user_id(&bob.id)) }).await.expect("get");
-    assert!(!fetched.into_inner().user.expect("user").password_change_required);
+    let fetched = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&bob.id)),
+        })
+        .await
+        .expect("get");
+    assert!(
+        !fetched
+            .into_inner()
+            .user
+            .expect("user")
+            .password_change_required
+    );
     server.stop().await;
 }
 
 async fn change_only_session_can_only_change_password_sign_out_and_get_me(backend: Backend) {
     let server = TestServer::start(backend).await;
-    let first = server.sign_in(&server.admin_username, &server.admin_password).await;
+    let first = server
+        .sign_in(&server.admin_username, &server.admin_password)
+        .await;
     let limited = server.client().await.with_session(first.session_token);
-    let me = limited.self_service().get_me(pb::GetMeRequest {}).await.expect("GetMe is allowed").into_inner();
+    let me = limited
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("GetMe is allowed")
+        .into_inner();
     assert_eq!(me.session_kind(), pb::SessionKind::PasswordChangeOnly);
     let calls = [
-        limited.admin().create_user(pb::CreateUserRequest::default()).await.map(|_| ()),
-        limited.admin().get_user(pb::GetUserRequest::default()).await.map(|_| ()),
-        limited.admin().reset_password(pb::ResetPasswordRequest::default()).await.map(|_| ()),
-        limited.admin().list_role_assignments(pb::ListRoleAssignmentsRequest::default()).await.map(|_| ()),
+        limited
+            .admin()
+            .create_user(pb::CreateUserRequest::default())
+            .await
+            .map(|_| ()),
+        limited
+            .admin()
+            .get_user(pb::GetUserRequest::default())
+            .await
+            .map(|_| ()),
+        limited
+            .admin()
+            .reset_password(pb::ResetPasswordRequest::default())
+            .await
+            .map(|_| ()),
+        limited
+            .admin()
+            .list_role_assignments(pb::ListRoleAssignmentsRequest::default())
+            .await
+            .map(|_| ()),
     ];
     for result in calls {
         let status = result.expect_err("a change-only session may not administer");
         assert_eq!(status.code(), Code::PermissionDenied, "{status:?}");
         assert!(status.message().contains("ChangePassword"), "{status:?}");
     }
-    limited.self_service().sign_out(pb::SignOutRequest {}).await.expect("SignOut is allowed");
+    limited
+        .self_service()
+        .sign_out(pb::SignOutRequest {})
+        .await
+        .expect("SignOut is allowed");
 }
 
 async fn sign_out_revokes_the_session(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    admin.admin().list_users(pb::ListUsersRequest::default()).await.expect("works before sign-out");
-    admin.self_service().sign_out(pb::SignOutRequest {}).await.expect("sign out");
-    let status = admin.admin().list_users(pb::ListUsersRequest::default()).await.unwrap_err();
+    admin
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .expect("works before sign-out");
+    admin
+        .self_service()
+        .sign_out(pb::SignOutRequest {})
+        .await
+        .expect("sign out");
+    let status = admin
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
-    let status = admin.self_service().sign_out(pb::SignOutRequest {}).await.unwrap_err();
+    let status = admin
+        .self_service()
+        .sign_out(pb::SignOutRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
     let forged = server.client().await.with_session("not-a-real-token");
-    assert_eq!(forged.self_service().get_me(pb::GetMeRequest {}).await.unwrap_err().code(), Code::Unauthenticated);
+    assert_eq!(
+        forged
+            .self_service()
+            .get_me(pb::GetMeRequest {})
+            .await
+            .unwrap_err()
+            .code(),
+        Code::Unauthenticated
+    );
 }
 
 async fn reset_revokes_the_users_sessions(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (carol, carol_id) = server.user_with_roles(&admin, "carol@contoso.example", &[]).await;
-    carol.self_service().get_me(pb::GetMeRequest {}).await.expect("carol is signed in");
+    let (carol, carol_id) = server
+        .user_with_roles(&admin, "carol@contoso.example", &[])
+        .await;
+    carol
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("carol is signed in");
     let reset = admin
         .admin()
-        .reset_password(pb::ResetPasswordRequest { user: Some(user_id(&carol_id)), ..Default::default() })
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(user_id(&carol_id)),
+            ..Default::default()
+        })
         .await
         .expect("reset")
         .into_inner();
     assert_eq!(reset.revoked_sessions, 1);
-    let status = carol.self_service().get_me(pb::GetMeRequest {}).await.unwrap_err();
+    let status = carol
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated);
 }
 
 async fn caller_chosen_password_without_required_change_opens_a_full_session(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (_, dave_id) = server.user_with_roles(&admin, "dave@contoso.example", &[]).await;
+    let (_, dave_id) = server
+        .user_with_roles(&admin, "dave@contoso.example", &[])
+        .await;
     let reset = admin
         .admin()
         .reset_password(pb::ResetPasswordRequest {
@@ -176,17 +305,27 @@ async fn caller_chosen_password_without_required_change_opens_a_full_session(bac
         .await
         .expect("reset")
         .into_inner();
-    assert!(reset.generated_password.is_empty(), "a caller-chosen password is not echoed");
+    assert!(
+        reset.generated_password.is_empty(),
+        "a caller-chosen password is not echoed"
+    );
     assert!(!reset.password_change_required);
     assert!(reset.expire_time.is_none());
-    let signed_in = server.sign_in("dave@contoso.example", "a chosen passphrase for this account").await;
+    let signed_in = server
+        .sign_in(
+            "dave@contoso.example",
+            "a chosen passphrase for this account",
+        )
+        .await;
     assert_eq!(signed_in.session_kind(), pb::SessionKind::Full);
 }
 
 async fn policy_failures_name_each_broken_rule(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (erin, _) = server.user_with_roles(&admin, "erin@contoso.example", &[]).await;
+    let (erin, _) = server
+        .user_with_roles(&admin, "erin@contoso.example", &[])
+        .await;
     let status = erin
         .self_service()
         .change_password(pb::ChangePasswordRequest {
@@ -198,12 +337,21 @@ async fn policy_failures_name_each_broken_rule(backend: Backend) {
     assert_eq!(status.code(), Code::InvalidArgument);
     let violations = field_violations(&status);
     assert!(
-        violations.iter().any(|(f, d)| f == "new_password" && d.contains("at least 15")),
+        violations
+            .iter()
+            .any(|(f, d)| f == "new_password" && d.contains("at least 15")),
         "{violations:?}"
     );
-    assert!(violations.iter().any(|(f, d)| f == "new_password" && d.contains("username")), "{violations:?}");
+    assert!(
+        violations
+            .iter()
+            .any(|(f, d)| f == "new_password" && d.contains("username")),
+        "{violations:?}"
+    );
     // Nothing changed: the old password still signs in.
-    server.sign_in("erin@contoso.example", gatehouse_tests::USER_PASSWORD).await;
+    server
+        .sign_in("erin@contoso.example", gatehouse_tests::USER_PASSWORD)
+        .await;
 
     let status = admin
         .admin()
@@ -216,13 +364,17 @@ async fn policy_failures_name_each_broken_rule(backend: Backend) {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(field_violations(&status)[0].0, "password");
-    server.sign_in("erin@contoso.example", gatehouse_tests::USER_PASSWORD).await;
+    server
+        .sign_in("erin@contoso.example", gatehouse_tests::USER_PASSWORD)
+        .await;
 }
 
 async fn password_history_blocks_reuse(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    let (frank, _) = server.user_with_roles(&admin, "frank@contoso.example", &[]).await;
+    let (frank, _) = server
+        .user_with_roles(&admin, "frank@contoso.example", &[])
+        .await;
     let changed = frank
         .self_service()
         .change_password(pb::ChangePasswordRequest {
@@ -242,5 +394,8 @@ async fn password_history_blocks_reuse(backend: Backend) {
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert!(field_violations(&status)[0].1.contains("used recently"), "{status:?}");
+    assert!(
+        field_violations(&status)[0].1.contains("used recently"),
+        "{status:?}"
+    );
 }

@@ -2,9 +2,13 @@
 
 use gatehouse_client::{ClientBuilder, pb};
 use gatehouse_tests::{Backend, TestServer, backend_tests};
-use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 use tonic::Code;
-use tonic_health::pb::{HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 backend_tests!(
     health_reports_serving_after_migrations,
@@ -20,7 +24,9 @@ async fn health_reports_serving_after_migrations(backend: Backend) {
     let mut health = HealthClient::new(server.client().await.channel());
     for service in ["", "gatehouse.v1.AdminService", "gatehouse.v1.SelfService"] {
         let status = health
-            .check(HealthCheckRequest { service: service.to_owned() })
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
             .await
             .expect("check")
             .into_inner()
@@ -33,67 +39,109 @@ async fn reflection_lists_both_services_and_health_in_v1_and_v1alpha(backend: Ba
     let server = TestServer::start(backend).await;
     let channel = server.client().await.channel();
 
-    use tonic_reflection::pb::v1 as v1;
+    use tonic_reflection::pb::v1;
     let mut client = v1::server_reflection_client::ServerReflectionClient::new(channel.clone());
     let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+            String::new(),
+        )),
     };
     let mut stream = client
         .server_reflection_info(tokio_stream::once(request))
         .await
         .expect("reflection v1")
         .into_inner();
-    let response = stream.message().await.expect("message").expect("a response");
-    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) = response.message_response
+    let response = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("a response");
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        response.message_response
     else {
         panic!("unexpected reflection answer");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["gatehouse.v1.AdminService", "gatehouse.v1.SelfService", "grpc.health.v1.Health"] {
-        assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
+    for expected in [
+        "gatehouse.v1.AdminService",
+        "gatehouse.v1.SelfService",
+        "grpc.health.v1.Health",
+    ] {
+        assert!(
+            names.iter().any(|n| n == expected),
+            "{expected} missing from {names:?}"
+        );
     }
 
     // grpcurl's `describe`: the file that defines a symbol.
     let request = v1::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1::server_reflection_request::MessageRequest::FileContainingSymbol(
-            "gatehouse.v1.AdminService".to_owned(),
-        )),
+        message_request: Some(
+            v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                "gatehouse.v1.AdminService".to_owned(),
+            ),
+        ),
     };
-    let mut stream = client.server_reflection_info(tokio_stream::once(request)).await.expect("v1").into_inner();
-    let response = stream.message().await.expect("message").expect("a response");
+    let mut stream = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("v1")
+        .into_inner();
+    let response = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("a response");
     assert!(matches!(
         response.message_response,
         Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
     ));
 
-    use tonic_reflection::pb::v1alpha as v1alpha;
+    use tonic_reflection::pb::v1alpha;
     let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
     let request = v1alpha::ServerReflectionRequest {
         host: String::new(),
-        message_request: Some(v1alpha::server_reflection_request::MessageRequest::ListServices(String::new())),
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
     };
-    let mut stream = client.server_reflection_info(tokio_stream::once(request)).await.expect("v1alpha").into_inner();
-    let response = stream.message().await.expect("message").expect("a response");
+    let mut stream = client
+        .server_reflection_info(tokio_stream::once(request))
+        .await
+        .expect("v1alpha")
+        .into_inner();
+    let response = stream
+        .message()
+        .await
+        .expect("message")
+        .expect("a response");
     let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
         response.message_response
     else {
         panic!("unexpected reflection answer");
     };
-    assert!(list.service.iter().any(|s| s.name == "gatehouse.v1.SelfService"));
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "gatehouse.v1.SelfService")
+    );
 }
 
 /// Whether a client built this way is refused: at connect time or on its first call.
 async fn refused(builder: ClientBuilder) -> bool {
-    let Ok(client) = builder.connect().await else { return true };
+    let Ok(client) = builder.connect().await else {
+        return true;
+    };
     let mut health = HealthClient::new(client.channel());
     health.check(HealthCheckRequest::default()).await.is_err()
 }
 
 fn leaf(common_name: &str, not_after: Option<(i32, u8, u8)>) -> (CertificateParams, KeyPair) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    params.distinguished_name.push(DnType::CommonName, common_name);
+    params
+        .distinguished_name
+        .push(DnType::CommonName, common_name);
     params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
     if let Some((y, m, d)) = not_after {
         params.not_before = rcgen::date_time_ymd(y - 1, m, d);
@@ -104,7 +152,9 @@ fn leaf(common_name: &str, not_after: Option<(i32, u8, u8)>) -> (CertificatePara
 
 fn foreign_ca() -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
     let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
-    params.distinguished_name.push(DnType::CommonName, "Some other CA");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "Some other CA");
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let key = KeyPair::generate().expect("key");
     let cert = params.self_signed(&key).expect("ca");
@@ -114,7 +164,18 @@ fn foreign_ca() -> (rcgen::Certificate, Issuer<'static, KeyPair>) {
 async fn connections_without_a_valid_client_certificate_are_refused(backend: Backend) {
     let server = TestServer::start(backend).await;
     // The control: the dev client certificate is accepted.
-    assert!(!refused(server.builder().identity_pem_files(server.cert_path("client.pem"), server.cert_path("client.key")).expect("files")).await);
+    assert!(
+        !refused(
+            server
+                .builder()
+                .identity_pem_files(
+                    server.cert_path("client.pem"),
+                    server.cert_path("client.key")
+                )
+                .expect("files")
+        )
+        .await
+    );
 
     // No client certificate.
     assert!(refused(server.builder()).await, "no client certificate");
@@ -123,21 +184,45 @@ async fn connections_without_a_valid_client_certificate_are_refused(backend: Bac
     let (_, other) = foreign_ca();
     let (params, key) = leaf("intruder", None);
     let cert = params.signed_by(&key, &other).expect("sign");
-    assert!(refused(server.builder().identity_pem(cert.pem(), key.serialize_pem())).await, "foreign CA");
+    assert!(
+        refused(
+            server
+                .builder()
+                .identity_pem(cert.pem(), key.serialize_pem())
+        )
+        .await,
+        "foreign CA"
+    );
 
     // An expired certificate from the right CA.
     let ca_pem = std::fs::read_to_string(server.cert_path("ca.pem")).expect("ca");
-    let ca_key = KeyPair::from_pem(&std::fs::read_to_string(server.cert_path("ca.key")).expect("key")).expect("key");
+    let ca_key =
+        KeyPair::from_pem(&std::fs::read_to_string(server.cert_path("ca.key")).expect("key"))
+            .expect("key");
     let dev_ca = Issuer::from_ca_cert_pem(&ca_pem, ca_key).expect("issuer");
     let (params, key) = leaf("expired-service", Some((2021, 1, 1)));
     let cert = params.signed_by(&key, &dev_ca).expect("sign");
-    assert!(refused(server.builder().identity_pem(cert.pem(), key.serialize_pem())).await, "expired");
+    assert!(
+        refused(
+            server
+                .builder()
+                .identity_pem(cert.pem(), key.serialize_pem())
+        )
+        .await,
+        "expired"
+    );
 
     // The same CA with a valid date is accepted, and its identity is the common name.
     let (params, key) = leaf("helpdesk-portal", None);
     let cert = params.signed_by(&key, &dev_ca).expect("sign");
-    let client = server.client_with_identity(&cert.pem(), &key.serialize_pem()).await;
-    let status = client.admin().list_users(pb::ListUsersRequest::default()).await.unwrap_err();
+    let client = server
+        .client_with_identity(&cert.pem(), &key.serialize_pem())
+        .await;
+    let status = client
+        .admin()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .unwrap_err();
     assert_eq!(status.code(), Code::PermissionDenied);
     assert!(status.message().contains("helpdesk-portal"), "{status:?}");
 }
@@ -148,7 +233,10 @@ async fn clients_refuse_a_server_their_ca_did_not_sign(backend: Backend) {
     let builder = ClientBuilder::new(format!("https://{}", server.addr))
         .ca_pem(other_ca.pem())
         .domain_name("localhost")
-        .identity_pem_files(server.cert_path("client.pem"), server.cert_path("client.key"))
+        .identity_pem_files(
+            server.cert_path("client.pem"),
+            server.cert_path("client.key"),
+        )
         .expect("files");
     assert!(refused(builder).await);
 }
@@ -156,7 +244,9 @@ async fn clients_refuse_a_server_their_ca_did_not_sign(backend: Backend) {
 async fn sign_in_failures_are_indistinguishable(backend: Backend) {
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
-    server.user_with_roles(&admin, "olga@contoso.example", &[]).await;
+    server
+        .user_with_roles(&admin, "olga@contoso.example", &[])
+        .await;
     admin
         .admin()
         .create_user(pb::CreateUserRequest {
@@ -173,7 +263,13 @@ async fn sign_in_failures_are_indistinguishable(backend: Backend) {
             password: "a wrong but plausible passphrase".to_owned(),
             tenant: tenant.to_owned(),
         };
-        async move { client.self_service().sign_in(request).await.expect_err("must fail") }
+        async move {
+            client
+                .self_service()
+                .sign_in(request)
+                .await
+                .expect_err("must fail")
+        }
     };
     let failures = [
         attempt("olga@contoso.example", "").await,
@@ -203,19 +299,34 @@ async fn a_second_start_reuses_certificates_data_and_the_bootstrap_admin(backend
         .expect("create");
     let config = server.config.clone();
     let ca_before = std::fs::read(server.cert_path("ca.pem")).expect("ca");
-    let bootstrap_before = std::fs::read(server.data_dir.join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap file");
+    let bootstrap_before =
+        std::fs::read(server.data_dir.join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap file");
     let dir = server.take_dir();
     server.stop().await;
 
     let again = TestServer::run(config).await;
-    assert_eq!(std::fs::read(again.cert_path("ca.pem")).expect("ca"), ca_before);
-    assert_eq!(std::fs::read(again.data_dir.join(gatehouse::BOOTSTRAP_FILE)).expect("file"), bootstrap_before);
-    let signed_in = again.sign_in(&again.admin_username, gatehouse_tests::ADMIN_PASSWORD).await;
-    assert_eq!(signed_in.session_kind(), pb::SessionKind::Full, "the changed password survived the restart");
+    assert_eq!(
+        std::fs::read(again.cert_path("ca.pem")).expect("ca"),
+        ca_before
+    );
+    assert_eq!(
+        std::fs::read(again.data_dir.join(gatehouse::BOOTSTRAP_FILE)).expect("file"),
+        bootstrap_before
+    );
+    let signed_in = again
+        .sign_in(&again.admin_username, gatehouse_tests::ADMIN_PASSWORD)
+        .await;
+    assert_eq!(
+        signed_in.session_kind(),
+        pb::SessionKind::Full,
+        "the changed password survived the restart"
+    );
     let client = again.client().await.with_session(signed_in.session_token);
     let pat = client
         .admin()
-        .get_user(pb::GetUserRequest { user: Some(gatehouse_tests::username("pat@contoso.example")) })
+        .get_user(pb::GetUserRequest {
+            user: Some(gatehouse_tests::username("pat@contoso.example")),
+        })
         .await;
     assert!(pat.is_ok());
     again.stop().await;
