@@ -13,11 +13,28 @@ async fn migrations_apply_roll_back_and_apply_again(backend: Backend) {
     let db = Database::connect(url.expose()).await.expect("connect");
     let all = Migrator::migrations().len();
     assert_eq!(all, 1, "a new migration? update this count deliberately");
-    assert_eq!(Migrator::get_pending_migrations(&db).await.expect("pending").len(), all);
+    assert_eq!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .expect("pending")
+            .len(),
+        all
+    );
     Migrator::up(&db, None).await.expect("up");
-    assert!(Migrator::get_pending_migrations(&db).await.expect("pending").is_empty());
+    assert!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .expect("pending")
+            .is_empty()
+    );
     Migrator::down(&db, None).await.expect("down");
-    assert_eq!(Migrator::get_pending_migrations(&db).await.expect("pending").len(), all);
+    assert_eq!(
+        Migrator::get_pending_migrations(&db)
+            .await
+            .expect("pending")
+            .len(),
+        all
+    );
     Migrator::up(&db, None).await.expect("up again");
     db.close().await.expect("close");
 }
