@@ -196,10 +196,12 @@ impl std::fmt::Debug for Client {
     }
 }
 
-/// Adds `authorization: Bearer <token>` to every call.
+/// Adds `authorization: Bearer <token>` to every call. A token that cannot travel as
+/// metadata fails the call rather than silently going without a session (which would make
+/// the call act as the certificate's service identity instead).
 #[derive(Clone)]
 pub struct SessionAuth {
-    header: Option<MetadataValue<Ascii>>,
+    header: Result<Option<MetadataValue<Ascii>>, ()>,
 }
 
 impl Interceptor for SessionAuth {
@@ -207,10 +209,18 @@ impl Interceptor for SessionAuth {
         &mut self,
         mut request: tonic::Request<()>,
     ) -> Result<tonic::Request<()>, tonic::Status> {
-        if let Some(header) = &self.header {
-            request
-                .metadata_mut()
-                .insert("authorization", header.clone());
+        match &self.header {
+            Ok(Some(header)) => {
+                request
+                    .metadata_mut()
+                    .insert("authorization", header.clone());
+            }
+            Ok(None) => {}
+            Err(()) => {
+                return Err(tonic::Status::unauthenticated(
+                    "the session token is not valid ASCII metadata; use the token SignIn returned",
+                ));
+            }
         }
         Ok(request)
     }
@@ -266,7 +276,12 @@ impl Client {
             header: self
                 .token
                 .as_ref()
-                .and_then(|t| format!("Bearer {}", t.expose_secret()).parse().ok()),
+                .map(|t| {
+                    format!("Bearer {}", t.expose_secret())
+                        .parse()
+                        .map_err(|_| ())
+                })
+                .transpose(),
         }
     }
 }

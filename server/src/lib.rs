@@ -17,4 +17,4 @@ pub mod tls;
 mod server;
 
 pub use config::Config;
-pub use server::{BOOTSTRAP_FILE, bootstrap, migrate, serve};
+pub use server::{BOOTSTRAP_FILE, bootstrap, init_admin, migrate, serve};

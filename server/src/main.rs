@@ -41,6 +41,13 @@ enum Command {
     },
     /// Run pending migrations and exit.
     Migrate,
+    /// Create the first global admin of the default tenant (production set-up, without
+    /// `--dev`); prints a one-time password. Does nothing when one exists.
+    InitAdmin {
+        /// Username of the admin, e.g. `it-admin@contoso.example`.
+        #[arg(long)]
+        username: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -67,6 +74,17 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate => {
                 let ran = gatehouse::migrate(&config).await?;
                 tracing::info!(migrations = ran, database = %config.database_url(), "migrations done");
+                Ok(())
+            }
+            Command::InitAdmin { username } => {
+                match gatehouse::init_admin(&config, &username).await? {
+                    // The one place this password is shown; only its hash is stored.
+                    Some((username, password)) => println!(
+                        "Global admin created.\n  username: {username}\n  one-time password: {}\nSign in with it and change it; it expires unused.",
+                        password.expose()
+                    ),
+                    None => println!("The tenant has a global admin already; nothing changed."),
+                }
                 Ok(())
             }
             Command::Serve { .. } => {

@@ -25,7 +25,9 @@ const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
 /// Runs pending migrations and returns how many ran.
 pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
     let store = connect(config).await?;
+    let lock = Store::startup_lock(&config.database_url()).await?;
     let ran = store.migrate().await.context("while running migrations")?;
+    lock.release().await?;
     store.close().await.context("while closing the database")?;
     Ok(ran)
 }
@@ -33,12 +35,7 @@ pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
 async fn connect(config: &Config) -> anyhow::Result<Store> {
     let url = config.database_url();
     if url.is_sqlite() {
-        std::fs::create_dir_all(&config.data_dir).with_context(|| {
-            format!(
-                "while creating the data directory {}",
-                config.data_dir.display()
-            )
-        })?;
+        tls::dev::create_private_dir(&config.data_dir)?;
     }
     Store::connect(&url)
         .await
@@ -75,6 +72,61 @@ pub async fn bootstrap(config: &Config, core: &Gatehouse) -> anyhow::Result<Opti
     Ok(Some(path))
 }
 
+/// Connects, migrates and bootstraps under the start-up lock, so replicas starting together
+/// neither race the migrations nor create the default tenant twice.
+async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
+    let store = connect(config).await?;
+    let lock = Store::startup_lock(&config.database_url())
+        .await
+        .context("while waiting for other replicas to finish starting")?;
+    let ran = store.migrate().await.context("while running migrations")?;
+    tracing::info!(database = %config.database_url(), migrations = ran, "database ready");
+    let hasher = Hasher::new(HashSettings {
+        memory_kib: config.argon2_memory_kib,
+        iterations: config.argon2_iterations,
+        parallelism: config.argon2_parallelism,
+        workers: match config.hash_workers {
+            0 => HashSettings::default().workers,
+            n => n,
+        },
+        queue: config.hash_queue,
+    })
+    .context("while preparing password hashing")?;
+    let core = Gatehouse::new(
+        store.clone(),
+        hasher,
+        Settings {
+            session_ttl: Duration::from_secs(config.session_ttl_secs),
+            change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
+        },
+    );
+    bootstrap(config, &core).await?;
+    lock.release().await?;
+    Ok((store, core))
+}
+
+/// Creates the default tenant (when missing) and `username` as its first global admin with a
+/// one-time password, returned to be shown once. For production, where `--dev` is never
+/// used. `None` when the tenant has a global admin already (nothing changes).
+pub async fn init_admin(
+    config: &Config,
+    username: &str,
+) -> anyhow::Result<Option<(String, crate::domain::Password)>> {
+    let (store, core) = open(config).await?;
+    let lock = Store::startup_lock(&config.database_url()).await?;
+    let created = core
+        .bootstrap(
+            &config.default_tenant,
+            &config.default_domain,
+            Some(username),
+        )
+        .await
+        .context("while creating the first admin")?;
+    lock.release().await?;
+    store.close().await?;
+    Ok(created)
+}
+
 /// Serves Gatehouse on an already-bound listener until `shutdown` completes.
 pub async fn serve(
     config: Config,
@@ -101,30 +153,7 @@ pub async fn serve(
             .await;
     }
 
-    let store = connect(&config).await?;
-    let ran = store.migrate().await.context("while running migrations")?;
-    tracing::info!(database = %config.database_url(), migrations = ran, "database ready");
-
-    let hasher = Hasher::new(HashSettings {
-        memory_kib: config.argon2_memory_kib,
-        iterations: config.argon2_iterations,
-        parallelism: config.argon2_parallelism,
-        workers: match config.hash_workers {
-            0 => HashSettings::default().workers,
-            n => n,
-        },
-        queue: config.hash_queue,
-    })
-    .context("while preparing password hashing")?;
-    let core = Gatehouse::new(
-        store.clone(),
-        hasher,
-        Settings {
-            session_ttl: Duration::from_secs(config.session_ttl_secs),
-            change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
-        },
-    );
-    bootstrap(&config, &core).await?;
+    let (store, core) = open(&config).await?;
 
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)

@@ -36,7 +36,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    super::$name($crate::Backend::Sqlite).await
+                    $crate::within_limit(super::$name($crate::Backend::Sqlite)).await
                 }
             )*
         }
@@ -47,11 +47,22 @@ macro_rules! backend_tests {
                     if $crate::skip_postgres() {
                         return;
                     }
-                    super::$name($crate::Backend::Postgres).await
+                    $crate::within_limit(super::$name($crate::Backend::Postgres)).await
                 }
             )*
         }
     };
+}
+
+/// Fails a test that runs longer than two minutes (a hang, such as a lock wait) instead of
+/// letting it stall the whole suite.
+pub async fn within_limit(test: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(Duration::from_secs(120), test)
+        .await
+        .is_err()
+    {
+        panic!("the test did not finish within 120 s");
+    }
 }
 
 /// Whether PostgreSQL tests were explicitly switched off.

@@ -332,3 +332,46 @@ async fn a_second_start_reuses_certificates_data_and_the_bootstrap_admin(backend
     again.stop().await;
     drop(dir);
 }
+
+mod init_admin {
+    use super::*;
+
+    backend_tests!(init_admin_creates_the_first_admin_once);
+
+    async fn init_admin_creates_the_first_admin_once(backend: Backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let config = gatehouse::Config {
+            data_dir: dir.path().to_path_buf(),
+            database_url: Some(gatehouse_tests::fresh_database(backend, dir.path()).await),
+            ..gatehouse::Config::default()
+        };
+        let (username, password) = gatehouse::init_admin(&config, "It-Admin@contoso.example")
+            .await
+            .expect("init-admin")
+            .expect("an admin is created on an empty database");
+        assert_eq!(username, "it-admin@contoso.example");
+        let again = gatehouse::init_admin(&config, "other@contoso.example")
+            .await
+            .expect("init-admin");
+        assert!(again.is_none(), "a second run changes nothing");
+
+        // Serve the same database (dev mode only for its certificates: no second admin).
+        let server = TestServer::run(gatehouse::Config {
+            dev: true,
+            ..config
+        })
+        .await;
+        assert!(
+            server.admin_password.is_empty(),
+            "no bootstrap admin when one exists"
+        );
+        let signed_in = server
+            .sign_in("it-admin@contoso.example", password.expose())
+            .await;
+        assert_eq!(
+            signed_in.session_kind(),
+            pb::SessionKind::PasswordChangeOnly
+        );
+        server.stop().await;
+    }
+}

@@ -28,7 +28,7 @@ fn resettable(actor_role: Role) -> Option<&'static [Role]> {
 pub fn may_reset(actor_roles: &[Role], target_roles: &[Role], is_self: bool) -> Result<(), Denial> {
     if is_self {
         return Err(Denial(
-            "administrators cannot reset their own password; use ChangePassword".to_owned(),
+            "administrators cannot reset or administer their own account; use SelfService (ChangePassword)".to_owned(),
         ));
     }
     let resetters = [Role::GlobalAdmin, Role::UserAdmin, Role::PasswordAdmin];

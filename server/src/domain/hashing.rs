@@ -7,13 +7,14 @@
 
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::phc::PasswordHash as PhcHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use super::error::Error;
 use super::secret::Password;
+use crate::store::PasswordHash;
 
 /// Argon2id cost and pool size.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -95,13 +96,13 @@ impl Hasher {
     }
 
     /// Hashes a password into a PHC string.
-    pub async fn hash(&self, password: &Password) -> Result<String, Error> {
+    pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
         let argon = self.argon.clone();
         let password = password.clone();
         self.run(move || {
             argon
                 .hash_password(password.expose().as_bytes())
-                .map(|h| h.to_string())
+                .map(|h| PasswordHash::new(h.to_string()))
                 .map_err(|e| Error::Internal(format!("hashing failed: {e}").into()))
         })
         .await
@@ -112,15 +113,15 @@ impl Hasher {
     pub async fn verify(
         &self,
         password: &Password,
-        stored: Option<&str>,
+        stored: Option<&PasswordHash>,
     ) -> Result<Verified, Error> {
         let real = stored.is_some();
-        let stored: Arc<str> = stored.map_or_else(|| self.dummy.clone(), Arc::from);
+        let stored: Arc<str> = stored.map_or_else(|| self.dummy.clone(), |h| Arc::from(h.expose()));
         let argon = self.argon.clone();
         let wanted = self.params.clone();
         let password = password.clone();
         self.run(move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
+            let Ok(parsed) = PhcHash::new(&stored) else {
                 return Ok(Verified {
                     matches: false,
                     needs_rehash: true,
@@ -138,8 +139,8 @@ impl Hasher {
     }
 
     /// Whether a stored hash is weaker than the current settings.
-    pub fn needs_rehash(&self, stored: &str) -> bool {
-        PasswordHash::new(stored).map_or(true, |parsed| is_weaker(&parsed, &self.params))
+    pub fn needs_rehash(&self, stored: &PasswordHash) -> bool {
+        PhcHash::new(stored.expose()).map_or(true, |parsed| is_weaker(&parsed, &self.params))
     }
 
     async fn run<T: Send + 'static>(
@@ -166,7 +167,7 @@ impl Hasher {
     }
 }
 
-fn is_weaker(parsed: &PasswordHash, wanted: &Params) -> bool {
+fn is_weaker(parsed: &PhcHash, wanted: &Params) -> bool {
     if parsed.algorithm.as_str() != Algorithm::Argon2id.ident().as_str() {
         return true;
     }
@@ -199,7 +200,7 @@ mod tests {
         let hasher = Hasher::new(cheap(1, 4)).expect("hasher");
         let password = Password::new("a long enough passphrase".into());
         let hash = hasher.hash(&password).await.expect("hash");
-        assert!(hash.starts_with("$argon2id$"));
+        assert!(hash.expose().starts_with("$argon2id$"));
         assert!(
             hasher
                 .verify(&password, Some(&hash))

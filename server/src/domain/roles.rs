@@ -30,7 +30,7 @@ impl Gatehouse {
             .await?;
         let principal = self.check_principal(actor, principal).await?;
         let (user_id, service) = split(&principal);
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
         let row = tx
             .insert_role(RoleRow {
                 id: Uuid::now_v7(),
@@ -66,13 +66,7 @@ impl Gatehouse {
             .await?;
         let principal = self.check_principal(actor, principal).await?;
         let (user_id, service) = split(&principal);
-        let tx = self.store.write().await?;
-        tx.lock_tenant(actor.tenant_id).await?;
-        if role == Role::GlobalAdmin && tx.count_role(actor.tenant_id, role.as_str()).await? <= 1 {
-            return Err(Error::FailedPrecondition(
-                "this would leave the tenant without a global admin; assign the role to someone else first".to_owned(),
-            ));
-        }
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
         if !tx
             .delete_role(actor.tenant_id, user_id, service.as_deref(), role.as_str())
             .await?
@@ -80,6 +74,18 @@ impl Gatehouse {
             return Err(Error::NotFound(format!(
                 "{principal} does not hold the role {role}"
             )));
+        }
+        // Counted after the delete, inside the transaction: returning drops (rolls back) it.
+        if role == Role::GlobalAdmin
+            && user_id.is_some()
+            && tx
+                .count_users_with_role(actor.tenant_id, role.as_str())
+                .await?
+                == 0
+        {
+            return Err(Error::FailedPrecondition(
+                "this would leave the tenant without a global admin; assign the role to someone else first".to_owned(),
+            ));
         }
         tx.append_audit(audit::event(
             actor.tenant_id,

@@ -98,7 +98,7 @@ impl Gatehouse {
         let hash = self.hasher.hash(&password).await?;
         let now = store::now();
         let policy = self.policy(tenant.id).await?;
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(tenant.id).await?;
         let user = match self.store.user_by_username(tenant.id, &username).await? {
             Some(user) => user,
             None => {
@@ -199,9 +199,16 @@ impl Gatehouse {
         let (tenant_id, principal, rows) = if caller.token.is_some() {
             let session = self.authenticate(caller).await?;
             if session.kind != SessionKind::Full {
-                return Err(Error::PermissionDenied(
-                    "this session may only change the password: call ChangePassword, then use the new session".to_owned(),
-                ));
+                let actor = Actor {
+                    tenant_id: session.tenant_id,
+                    principal: Principal::User(session.user_id),
+                    roles: Vec::new(),
+                    service: caller.service.clone(),
+                };
+                let reason = "this session may only change the password: call ChangePassword, then use the new session";
+                return Err(self
+                    .deny(&actor, "admin.call", "tenant".to_owned(), reason.to_owned())
+                    .await);
             }
             let rows = self
                 .store
@@ -285,7 +292,7 @@ impl Gatehouse {
 
     /// Appends one audit event in its own transaction.
     pub(super) async fn append(&self, event: NewAuditEvent) -> Result<(), Error> {
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(event.tenant_id).await?;
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(())

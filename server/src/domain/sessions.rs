@@ -81,10 +81,14 @@ impl Gatehouse {
         };
         let verified = self
             .hasher
-            .verify(password, credential.as_ref().map(|c| c.hash.as_str()))
+            .verify(password, credential.as_ref().map(|c| &c.hash))
             .await?;
         let now = store::now();
         let (Some(user), Some(credential)) = (user, credential) else {
+            // Audited like any other failure, so an unknown user costs the same work.
+            let tenant_id = tenant.map(|t| t.id);
+            self.audit_failed_sign_in(tenant_id, caller, None, "unknown_user_or_no_password")
+                .await;
             return Err(Error::sign_in_failed());
         };
         let refusal = if !verified.matches {
@@ -97,17 +101,8 @@ impl Gatehouse {
             None
         };
         if let Some(reason) = refusal {
-            self.append(audit::event(
-                user.tenant_id,
-                "anonymous".to_owned(),
-                caller.service.clone(),
-                "session.sign_in",
-                format!("user:{}", user.id),
-                Outcome::Failure,
-                &[("reason", reason)],
-            ))
-            .await?;
-            tracing::info!(user = %user.id, reason, "sign-in refused");
+            self.audit_failed_sign_in(Some(user.tenant_id), caller, Some(user.id), reason)
+                .await;
             return Err(Error::sign_in_failed());
         }
         let change_reason = if credential.must_change {
@@ -128,7 +123,28 @@ impl Gatehouse {
         } else {
             None
         };
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        // The password checked above must still be the user's: a reset or change that
+        // committed during the hash revoked every session, and a session opened with the old
+        // password must not outlive it.
+        let still_current = match tx.lock_user(user.tenant_id, user.id).await? {
+            Some(locked) if locked.state == UserState::Active.as_str() => tx
+                .credential(user.id)
+                .await?
+                .is_some_and(|c| c.hash == credential.hash),
+            _ => false,
+        };
+        if !still_current {
+            drop(tx);
+            self.audit_failed_sign_in(
+                Some(user.tenant_id),
+                caller,
+                Some(user.id),
+                "changed_meanwhile",
+            )
+            .await;
+            return Err(Error::sign_in_failed());
+        }
         if let Some(new_hash) = rehash {
             tx.rehash_credential(user.id, &credential.hash, new_hash)
                 .await?;
@@ -222,7 +238,20 @@ impl Gatehouse {
         }
         let hash = self.hasher.hash(new).await?;
         let now = store::now();
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        // Still the same password and a live session? An admin reset that committed while
+        // the hashes ran revoked this session; it must win.
+        let unchanged = tx.lock_user(user.tenant_id, user.id).await?.is_some()
+            && tx
+                .credential(user.id)
+                .await?
+                .is_some_and(|c| c.hash == credential.hash)
+            && tx.session_live(session.id, now).await?;
+        if !unchanged {
+            return Err(Error::Aborted(
+                "the password was changed or reset meanwhile; sign in again".to_owned(),
+            ));
+        }
         tx.put_credential(CredentialRow {
             user_id: user.id,
             tenant_id: user.tenant_id,
@@ -258,7 +287,7 @@ impl Gatehouse {
     /// Revokes the caller's session.
     pub async fn sign_out(&self, caller: &Caller) -> Result<(), Error> {
         let session = self.authenticate(caller).await?;
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(session.tenant_id).await?;
         tx.revoke_session(session.id, store::now()).await?;
         tx.append_audit(audit::event(
             session.tenant_id,
@@ -279,6 +308,32 @@ impl Gatehouse {
         let session = self.authenticate(caller).await?;
         let row = self.session_user(&session).await?;
         Ok((self.to_user(row).await?, session))
+    }
+
+    /// Records a failed sign-in. An audit failure is logged and never changes the answer,
+    /// which must stay the same for every kind of failure.
+    async fn audit_failed_sign_in(
+        &self,
+        tenant_id: Option<Uuid>,
+        caller: &Caller,
+        user_id: Option<Uuid>,
+        reason: &str,
+    ) {
+        let Some(tenant_id) = tenant_id else { return };
+        let target = user_id.map_or_else(|| "unknown-user".to_owned(), |id| format!("user:{id}"));
+        let event = audit::event(
+            tenant_id,
+            "anonymous".to_owned(),
+            caller.service.clone(),
+            "session.sign_in",
+            target,
+            Outcome::Failure,
+            &[("reason", reason)],
+        );
+        if let Err(e) = self.append(event).await {
+            tracing::error!(error = %e, "could not audit a failed sign-in");
+        }
+        tracing::info!(user = ?user_id, reason, "sign-in refused");
     }
 
     async fn session_user(&self, session: &Session) -> Result<UserRow, Error> {

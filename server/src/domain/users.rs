@@ -13,7 +13,7 @@ use super::policy::generate_password;
 use super::secret::Password;
 use super::service::{Gatehouse, corrupt};
 use super::types::{Actor, Role, User, UserState};
-use crate::store::{self, CredentialRow, UserFilter, UserPatch, UserRow};
+use crate::store::{self, CredentialRow, Tx, UserFilter, UserPatch, UserRow};
 
 /// Largest page a listing returns.
 pub(crate) const MAX_PAGE_SIZE: u32 = 500;
@@ -107,7 +107,7 @@ impl Gatehouse {
             return Err(corrupt("validation passed without values".to_owned()));
         };
         let now = store::now();
-        let tx = self.store.write().await?;
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
         let row = tx
             .insert_user(UserRow {
                 id: Uuid::now_v7(),
@@ -216,12 +216,11 @@ impl Gatehouse {
                 UserKey::Id(id.map(|i| i.to_string()).unwrap_or_default()),
             )
             .await?;
-        self.check_target(actor, "user.update", &target).await?;
-        let tx = self.store.write().await?;
+        let (tx, current, _) = self.target_tx(actor, "user.update", target.id).await?;
         let updated = tx
             .update_user(actor.tenant_id, target.id, version, patch, store::now())
             .await?
-            .ok_or_else(|| stale(target.version, version))?;
+            .ok_or_else(|| stale(current.version, version))?;
         tx.append_audit(audit::event(
             actor.tenant_id,
             actor.principal.to_string(),
@@ -242,13 +241,10 @@ impl Gatehouse {
             .await?;
         let id = parse_id("id", id).map_err(|v| Error::invalid(&v.field, v.description))?;
         let target = self.find_user(actor, UserKey::Id(id.to_string())).await?;
-        self.check_target(actor, "user.delete", &target).await?;
-        let tx = self.store.write().await?;
-        tx.lock_tenant(actor.tenant_id).await?;
-        let roles = tx.roles_of_user(actor.tenant_id, target.id).await?;
-        if roles.iter().any(|r| r.role == Role::GlobalAdmin.as_str())
+        let (tx, current, roles) = self.target_tx(actor, "user.delete", target.id).await?;
+        if roles.contains(&Role::GlobalAdmin)
             && tx
-                .count_role(actor.tenant_id, Role::GlobalAdmin.as_str())
+                .count_users_with_role(actor.tenant_id, Role::GlobalAdmin.as_str())
                 .await?
                 <= 1
         {
@@ -259,7 +255,7 @@ impl Gatehouse {
         }
         let expected = (version != 0).then_some(version);
         if !tx.delete_user(actor.tenant_id, target.id, expected).await? {
-            return Err(stale(target.version, version));
+            return Err(stale(current.version, version));
         }
         tx.append_audit(audit::event(
             actor.tenant_id,
@@ -291,21 +287,7 @@ impl Gatehouse {
         )
         .await?;
         let target = self.find_user(actor, key).await?;
-        let target_roles = self.roles_of(actor.tenant_id, target.id).await?;
-        if let Err(authz::Denial(reason)) = authz::may_reset(
-            &actor.roles,
-            &target_roles,
-            actor.principal == super::Principal::User(target.id),
-        ) {
-            return Err(self
-                .deny(
-                    actor,
-                    "password.reset",
-                    format!("user:{}", target.id),
-                    reason,
-                )
-                .await);
-        }
+        self.authorize(actor, "password.reset", target.id).await?;
         let policy = self.policy(actor.tenant_id).await?;
         let (password, generated) = match options.password {
             Some(password) => {
@@ -319,7 +301,7 @@ impl Gatehouse {
         let expires_at = options
             .require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
-        let tx = self.store.write().await?;
+        let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
         tx.put_credential(CredentialRow {
             user_id: target.id,
             tenant_id: actor.tenant_id,
@@ -383,27 +365,62 @@ impl Gatehouse {
         row.ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))
     }
 
-    /// Whether the actor may manage (update, delete) this user: the reset matrix.
-    async fn check_target(
+    /// A quick check against the roles as they are now, so a refused call spends no hash;
+    /// [`Gatehouse::target_tx`] repeats it authoritatively. A refusal is audited.
+    pub(super) async fn authorize(
         &self,
         actor: &Actor,
         action: &str,
-        target: &UserRow,
+        target: Uuid,
     ) -> Result<(), Error> {
-        let target_roles = self.roles_of(actor.tenant_id, target.id).await?;
-        let is_self = actor.principal == super::Principal::User(target.id);
-        match authz::may_reset(&actor.roles, &target_roles, false) {
-            Ok(()) if !is_self => Ok(()),
-            Ok(()) => Err(self
-                .deny(
-                    actor,
-                    action,
-                    format!("user:{}", target.id),
-                    "administrators manage their own account through SelfService".to_owned(),
-                )
-                .await),
+        let roles = self.roles_of(actor.tenant_id, target).await?;
+        self.judge(actor, action, target, &roles).await
+    }
+
+    /// Opens the tenant's write transaction, locks the target user and checks, against the
+    /// roles this transaction sees, that the actor may act on them (the reset matrix). A
+    /// concurrent role change therefore cannot slip between the check and the change.
+    pub(super) async fn target_tx(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Uuid,
+    ) -> Result<(Tx, UserRow, Vec<Role>), Error> {
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
+        let user = tx
+            .lock_user(actor.tenant_id, target)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
+        let mut roles: Vec<Role> = tx
+            .roles_of_user(actor.tenant_id, target)
+            .await?
+            .iter()
+            .filter_map(|r| Role::parse(&r.role))
+            .collect();
+        roles.sort_unstable();
+        let is_self = actor.principal == super::Principal::User(target);
+        if let Err(authz::Denial(reason)) = authz::may_reset(&actor.roles, &roles, is_self) {
+            // Release the tenant lock before the refusal's own audit transaction needs it.
+            drop(tx);
+            return Err(self
+                .deny(actor, action, format!("user:{target}"), reason)
+                .await);
+        }
+        Ok((tx, user, roles))
+    }
+
+    async fn judge(
+        &self,
+        actor: &Actor,
+        action: &str,
+        target: Uuid,
+        roles: &[Role],
+    ) -> Result<(), Error> {
+        let is_self = actor.principal == super::Principal::User(target);
+        match authz::may_reset(&actor.roles, roles, is_self) {
+            Ok(()) => Ok(()),
             Err(authz::Denial(reason)) => Err(self
-                .deny(actor, action, format!("user:{}", target.id), reason)
+                .deny(actor, action, format!("user:{target}"), reason)
                 .await),
         }
     }

@@ -7,6 +7,7 @@
 
 mod audit;
 pub mod entities;
+mod hash;
 mod roles;
 mod sessions;
 mod tenants;
@@ -19,8 +20,8 @@ use chrono::{DateTime, DurationRound as _, Utc};
 use gatehouse_migrations::{Migrator, MigratorTrait as _};
 use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{
-    ConnectOptions, Database, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
-    SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
+    ConnectOptions, ConnectionTrait as _, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
 };
 
 pub use audit::{NewAuditEvent, chain_hash};
@@ -29,6 +30,7 @@ pub use entities::{
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
     session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
 };
+pub use hash::PasswordHash;
 pub use roles::RoleFilter;
 pub use url::DatabaseUrl;
 pub use users::{UserFilter, UserPatch};
@@ -78,6 +80,27 @@ pub struct Store {
     sqlite: bool,
 }
 
+/// Held while one process migrates and bootstraps; other replicas starting at the same time
+/// wait for it (a PostgreSQL advisory lock on a connection of its own; SQLite needs none).
+pub struct StartupLock {
+    conn: Option<DatabaseConnection>,
+}
+
+/// An arbitrary, fixed key for the advisory lock ("gatehouse" in ASCII).
+const STARTUP_LOCK_KEY: i64 = 0x6761_7465_686f_7573;
+
+impl StartupLock {
+    /// Releases the lock.
+    pub async fn release(self) -> StoreResult<()> {
+        if let Some(conn) = self.conn {
+            conn.execute_unprepared(&format!("SELECT pg_advisory_unlock({STARTUP_LOCK_KEY})"))
+                .await?;
+            conn.close().await?;
+        }
+        Ok(())
+    }
+}
+
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     tx: DatabaseTransaction,
@@ -105,6 +128,22 @@ impl Store {
         Ok(Store { db, sqlite })
     }
 
+    /// Takes the start-up lock (see [`StartupLock`]).
+    pub async fn startup_lock(url: &DatabaseUrl) -> StoreResult<StartupLock> {
+        if url.is_sqlite() {
+            return Ok(StartupLock { conn: None });
+        }
+        let mut options = ConnectOptions::new(url.expose());
+        options
+            .sqlx_logging(false)
+            .max_connections(1)
+            .min_connections(1);
+        let conn = Database::connect(options).await?;
+        conn.execute_unprepared(&format!("SELECT pg_advisory_lock({STARTUP_LOCK_KEY})"))
+            .await?;
+        Ok(StartupLock { conn: Some(conn) })
+    }
+
     /// Runs pending migrations; returns how many ran.
     pub async fn migrate(&self) -> StoreResult<usize> {
         let pending = Migrator::get_pending_migrations(&self.db).await?.len();
@@ -116,6 +155,15 @@ impl Store {
     pub async fn ping(&self) -> StoreResult<()> {
         self.db.ping().await?;
         Ok(())
+    }
+
+    /// Starts a write transaction that holds the tenant's row lock from the start. Every
+    /// audited change takes this path, so locks are always taken tenant first, then user,
+    /// and appends to the tenant's audit chain never interleave.
+    pub async fn write_tenant(&self, tenant_id: uuid::Uuid) -> StoreResult<Tx> {
+        let tx = self.write().await?;
+        tx.lock_tenant(tenant_id).await?;
+        Ok(tx)
     }
 
     /// Starts a write transaction.

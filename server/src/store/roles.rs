@@ -106,11 +106,13 @@ impl Tx {
         Ok(delete.exec(self.conn()).await?.rows_affected > 0)
     }
 
-    /// How many principals hold a role in the tenant, seen from inside this transaction.
-    pub async fn count_role(&self, tenant_id: Uuid, role: &str) -> StoreResult<u64> {
+    /// How many users (not services) hold a role in the tenant, seen from inside this
+    /// transaction.
+    pub async fn count_users_with_role(&self, tenant_id: Uuid, role: &str) -> StoreResult<u64> {
         Ok(role_assignment::Entity::find()
             .filter(role_assignment::Column::TenantId.eq(tenant_id))
             .filter(role_assignment::Column::Role.eq(role))
+            .filter(role_assignment::Column::UserId.is_not_null())
             .count(self.conn())
             .await?)
     }

@@ -39,6 +39,16 @@ impl Tx {
             .rows_affected)
     }
 
+    /// Whether a session is neither revoked nor expired, as this transaction sees it.
+    pub async fn session_live(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+        Ok(session::Entity::find_by_id(id)
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(at))
+            .one(self.conn())
+            .await?
+            .is_some())
+    }
+
     /// Revokes one session; false when it was already revoked.
     pub async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
         Ok(session::Entity::update_many()

@@ -9,7 +9,7 @@ use sea_orm::{
 use uuid::Uuid;
 
 use super::entities::{password_credential, password_history, user};
-use super::{CredentialRow, Store, StoreError, StoreResult, Tx, UserRow};
+use super::{CredentialRow, PasswordHash, Store, StoreError, StoreResult, Tx, UserRow};
 
 /// Which users a listing returns.
 #[derive(Clone, Debug, Default)]
@@ -94,7 +94,11 @@ impl Store {
     }
 
     /// The latest `count` previous password hashes of a user, newest first.
-    pub async fn password_history(&self, user_id: Uuid, count: u64) -> StoreResult<Vec<String>> {
+    pub async fn password_history(
+        &self,
+        user_id: Uuid,
+        count: u64,
+    ) -> StoreResult<Vec<PasswordHash>> {
         Ok(password_history::Entity::find()
             .filter(password_history::Column::UserId.eq(user_id))
             .order_by_desc(password_history::Column::SetAt)
@@ -174,7 +178,26 @@ impl Tx {
         Ok(delete.exec(self.conn()).await?.rows_affected == 1)
     }
 
-    /// Replaces a user's password credential, moving the old hash to the history.
+    /// Locks a user's row until the transaction ends and returns it; `None` when the user
+    /// is gone. Every change of a user's credential takes this lock first (after the tenant
+    /// lock of [`Store::write_tenant`]), so credential changes of one user never interleave.
+    pub async fn lock_user(&self, tenant_id: Uuid, id: Uuid) -> StoreResult<Option<UserRow>> {
+        Ok(user::Entity::find_by_id(id)
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .lock_exclusive()
+            .one(self.conn())
+            .await?)
+    }
+
+    /// The user's credential as this transaction sees it.
+    pub async fn credential(&self, user_id: Uuid) -> StoreResult<Option<CredentialRow>> {
+        Ok(password_credential::Entity::find_by_id(user_id)
+            .one(self.conn())
+            .await?)
+    }
+
+    /// Replaces a user's password credential, moving the old hash to the history. Call
+    /// [`Tx::lock_user`] first.
     pub async fn put_credential(&self, row: CredentialRow) -> StoreResult<()> {
         let previous = password_credential::Entity::find_by_id(row.user_id)
             .one(self.conn())
@@ -209,13 +232,13 @@ impl Tx {
     pub async fn rehash_credential(
         &self,
         user_id: Uuid,
-        old_hash: &str,
-        new_hash: String,
+        old_hash: &PasswordHash,
+        new_hash: PasswordHash,
     ) -> StoreResult<()> {
         password_credential::Entity::update_many()
             .col_expr(password_credential::Column::Hash, Expr::value(new_hash))
             .filter(password_credential::Column::UserId.eq(user_id))
-            .filter(password_credential::Column::Hash.eq(old_hash))
+            .filter(password_credential::Column::Hash.eq(old_hash.clone()))
             .exec(self.conn())
             .await?;
         Ok(())

@@ -47,7 +47,7 @@ pub fn ensure(dir: &Path) -> anyhow::Result<(DevCerts, bool)> {
     if certs.ca.exists() {
         return Ok((certs, false));
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
+    create_private_dir(dir)?;
 
     let mut ca_params = CertificateParams::new(Vec::<String>::new())?;
     ca_params
@@ -97,7 +97,23 @@ fn set_validity(params: &mut CertificateParams, years: i32) {
     params.not_after = rcgen::date_time_ymd(y + years, m, d);
 }
 
-/// Writes a file; secrets are created with mode 0600 before any byte is written.
+/// Creates a directory (and its parents) readable by the owner only: it holds the database,
+/// keys and the bootstrap password.
+pub(crate) fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt as _;
+        builder.mode(0o700);
+    }
+    builder
+        .create(dir)
+        .with_context(|| format!("while creating {}", dir.display()))
+}
+
+/// Writes a file; secrets get mode 0600 before any byte is written, also when the file
+/// existed with another mode.
 pub(crate) fn write(path: &Path, contents: &str, secret: bool) -> anyhow::Result<()> {
     use std::io::Write as _;
     let mut options = std::fs::OpenOptions::new();
@@ -110,6 +126,12 @@ pub(crate) fn write(path: &Path, contents: &str, secret: bool) -> anyhow::Result
     let mut file = options
         .open(path)
         .with_context(|| format!("while creating {}", path.display()))?;
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("while restricting {}", path.display()))?;
+    }
     file.write_all(contents.as_bytes())
         .with_context(|| format!("while writing {}", path.display()))
 }

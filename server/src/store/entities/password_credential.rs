@@ -9,7 +9,7 @@ pub struct Model {
     #[sea_orm(primary_key, auto_increment = false)]
     pub user_id: Uuid,
     pub tenant_id: Uuid,
-    pub hash: String,
+    pub hash: crate::store::PasswordHash,
     pub set_at: DateTimeUtc,
     pub expires_at: Option<DateTimeUtc>,
     pub must_change: bool,

@@ -10,7 +10,7 @@ pub struct Model {
     pub id: Uuid,
     pub tenant_id: Uuid,
     pub user_id: Uuid,
-    pub hash: String,
+    pub hash: crate::store::PasswordHash,
     pub set_at: DateTimeUtc,
 }
 
