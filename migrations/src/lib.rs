@@ -10,6 +10,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_one_default_tenant;
+mod m20261128_000003_policy_and_lockout;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261128_000001_initial_schema::Migration),
             Box::new(m20261128_000002_one_default_tenant::Migration),
+            Box::new(m20261128_000003_policy_and_lockout::Migration),
         ]
     }
 }

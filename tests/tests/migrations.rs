@@ -3,7 +3,7 @@
 
 use gatehouse_migrations::{Migrator, MigratorTrait as _};
 use gatehouse_tests::{Backend, backend_tests, fresh_database};
-use sea_orm::Database;
+use sea_orm::{ConnectionTrait as _, Database};
 
 backend_tests!(migrations_apply_roll_back_and_apply_again);
 
@@ -12,7 +12,7 @@ async fn migrations_apply_roll_back_and_apply_again(backend: Backend) {
     let url = fresh_database(backend, dir.path()).await;
     let db = Database::connect(url.expose()).await.expect("connect");
     let all = Migrator::migrations().len();
-    assert_eq!(all, 2, "a new migration? update this count deliberately");
+    assert_eq!(all, 3, "a new migration? update this count deliberately");
     assert_eq!(
         Migrator::get_pending_migrations(&db)
             .await
@@ -28,6 +28,21 @@ async fn migrations_apply_roll_back_and_apply_again(backend: Backend) {
             .is_empty()
     );
     Migrator::down(&db, None).await.expect("down");
+    let left = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            match backend {
+                Backend::Sqlite => "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' AND name <> 'seaql_migrations'",
+                Backend::Postgres => "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'seaql_migrations'",
+            },
+        ))
+        .await
+        .expect("tables");
+    let left: Vec<String> = left
+        .iter()
+        .map(|row| row.try_get::<String>("", "name").expect("name"))
+        .collect();
+    assert!(left.is_empty(), "down leaves no table behind: {left:?}");
     assert_eq!(
         Migrator::get_pending_migrations(&db)
             .await

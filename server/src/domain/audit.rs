@@ -1,8 +1,216 @@
 //! Building audit events. Details are a flat JSON object of non-secret strings.
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::store::NewAuditEvent;
+use super::error::Error;
+use super::service::Gatehouse;
+use super::types::{Actor, Role};
+use super::users::{decode_page_token, encode_page_token, page_size_or_default};
+use crate::store::{AuditFilter, AuditRow, NewAuditEvent, chain_hash};
+
+/// Roles that read the audit log.
+const READERS: &[Role] = &[Role::GlobalAdmin, Role::Auditor];
+/// Events verified per database round trip.
+const VERIFY_BATCH: u64 = 1000;
+
+/// One entry of the audit log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// Position in the tenant's chain.
+    pub seq: i64,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+    /// Who acted.
+    pub actor: String,
+    /// The calling service.
+    pub caller_service: Option<String>,
+    /// What was done.
+    pub action: String,
+    /// To what.
+    pub target: String,
+    /// How it ended.
+    pub outcome: String,
+    /// Non-secret details (JSON).
+    pub details: String,
+    /// The previous event's hash.
+    pub prev_hash: String,
+    /// This event's hash.
+    pub hash: String,
+}
+
+impl From<AuditRow> for AuditEvent {
+    fn from(row: AuditRow) -> Self {
+        AuditEvent {
+            seq: row.seq,
+            occurred_at: row.occurred_at,
+            actor: row.actor,
+            caller_service: row.caller_service,
+            action: row.action,
+            target: row.target,
+            outcome: row.outcome,
+            details: row.details,
+            prev_hash: row.prev_hash,
+            hash: row.hash,
+        }
+    }
+}
+
+/// A page of audit events.
+#[derive(Clone, Debug)]
+pub struct AuditPage {
+    /// Newest first.
+    pub events: Vec<AuditEvent>,
+    /// Token of the next page; empty on the last.
+    pub next_page_token: String,
+}
+
+/// Filters of [`Gatehouse::list_audit`]; empty strings mean "any".
+#[derive(Clone, Debug, Default)]
+pub struct AuditQuery {
+    /// Only this actor.
+    pub actor: String,
+    /// Only this target.
+    pub target: String,
+    /// Only this action.
+    pub action: String,
+    /// Only at or after.
+    pub start: Option<DateTime<Utc>>,
+    /// Only before.
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// The result of [`Gatehouse::verify_audit_chain`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChainReport {
+    /// Events checked.
+    pub checked: u64,
+    /// The first break: its sequence number and what is wrong.
+    pub broken: Option<(i64, String)>,
+}
+
+impl Gatehouse {
+    /// A page of the tenant's audit events, newest first.
+    pub async fn list_audit(
+        &self,
+        actor: &Actor,
+        query: AuditQuery,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<AuditPage, Error> {
+        self.require(actor, "audit.read", READERS).await?;
+        let limit = page_size_or_default(page_size)?;
+        let scope = format!(
+            "audit:{}:{}:{}:{}:{}",
+            query.actor,
+            query.target,
+            query.action,
+            query
+                .start
+                .map(|t| t.timestamp_micros())
+                .unwrap_or_default(),
+            query.end.map(|t| t.timestamp_micros()).unwrap_or_default()
+        );
+        let before_seq = decode_page_token(page_token, &scope)?
+            .map(|key| key.parse::<i64>())
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "not a token from this listing"))?;
+        let non_empty = |s: String| (!s.is_empty()).then_some(s);
+        let filter = AuditFilter {
+            actor: non_empty(query.actor),
+            target: non_empty(query.target),
+            action: non_empty(query.action),
+            start: query.start,
+            end: query.end,
+            before_seq,
+        };
+        let mut events = self
+            .store
+            .list_audit(actor.tenant_id, &filter, u64::from(limit) + 1)
+            .await?;
+        let next_page_token = if events.len() > limit as usize {
+            events.truncate(limit as usize);
+            events
+                .last()
+                .map(|e| encode_page_token(&scope, &e.seq.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
+        Ok(AuditPage {
+            events: events.into_iter().map(AuditEvent::from).collect(),
+            next_page_token,
+        })
+    }
+
+    /// Recomputes the tenant's chain from the first event and reports the first break: an
+    /// edited event (its hash no longer matches), a removed or reordered one (a gap in the
+    /// sequence, or a link to the wrong predecessor), or a removed tail (the tenant's head
+    /// points past the last event).
+    pub async fn verify_audit_chain(&self, actor: &Actor) -> Result<ChainReport, Error> {
+        self.require(actor, "audit.verify", READERS).await?;
+        let head = self
+            .store
+            .tenant(actor.tenant_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such tenant".to_owned()))?;
+        let mut checked = 0u64;
+        let mut expected_seq = 1i64;
+        let mut previous = crate::store::AuditRow::genesis_hash().to_owned();
+        loop {
+            let batch = self
+                .store
+                .audit_chain(actor.tenant_id, expected_seq - 1, VERIFY_BATCH)
+                .await?;
+            if batch.is_empty() {
+                break;
+            }
+            for event in batch {
+                if event.seq > head.audit_seq {
+                    // Appended after the head was read: checked next time.
+                    break;
+                }
+                let problem = if event.seq != expected_seq {
+                    Some(format!(
+                        "event {expected_seq} is missing (the next stored event is {})",
+                        event.seq
+                    ))
+                } else if event.prev_hash != previous {
+                    Some("does not link to the event before it (removed or reordered)".to_owned())
+                } else if chain_hash(&event) != event.hash {
+                    Some("its content does not match its hash (edited)".to_owned())
+                } else {
+                    None
+                };
+                if let Some(problem) = problem {
+                    return Ok(ChainReport {
+                        checked,
+                        broken: Some((expected_seq, problem)),
+                    });
+                }
+                checked += 1;
+                expected_seq += 1;
+                previous = event.hash;
+            }
+            if expected_seq > head.audit_seq {
+                break;
+            }
+        }
+        if expected_seq - 1 != head.audit_seq || previous != head.audit_head {
+            return Ok(ChainReport {
+                checked,
+                broken: Some((
+                    expected_seq,
+                    "the newest events are missing (the chain head points past them)".to_owned(),
+                )),
+            });
+        }
+        Ok(ChainReport {
+            checked,
+            broken: None,
+        })
+    }
+}
 
 /// How an audited attempt ended.
 #[derive(Clone, Copy, Debug)]

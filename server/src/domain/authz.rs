@@ -55,6 +55,20 @@ pub fn may_reset(actor_roles: &[Role], target_roles: &[Role], is_self: bool) -> 
     )))
 }
 
+/// The roles whose holders an actor with `actor_roles` may not reset: a bulk statement
+/// leaves them alone.
+pub fn protected_roles(actor_roles: &[Role]) -> Vec<Role> {
+    [
+        Role::GlobalAdmin,
+        Role::UserAdmin,
+        Role::PasswordAdmin,
+        Role::Auditor,
+    ]
+    .into_iter()
+    .filter(|&role| may_reset(actor_roles, &[role], false).is_err())
+    .collect()
+}
+
 fn join(roles: &[Role]) -> String {
     roles
         .iter()

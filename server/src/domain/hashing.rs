@@ -13,6 +13,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 use tokio::sync::Semaphore;
 
 use super::error::Error;
+use super::policy::normalise;
 use super::secret::Password;
 use crate::store::PasswordHash;
 
@@ -101,7 +102,7 @@ impl Hasher {
         let password = password.clone();
         self.run(move || {
             argon
-                .hash_password(password.expose().as_bytes())
+                .hash_password(normalise(password.expose()).as_bytes())
                 .map(|h| PasswordHash::new(h.to_string()))
                 .map_err(|e| Error::Internal(format!("hashing failed: {e}").into()))
         })
@@ -128,7 +129,7 @@ impl Hasher {
                 });
             };
             let matches = argon
-                .verify_password(password.expose().as_bytes(), &parsed)
+                .verify_password(normalise(password.expose()).as_bytes(), &parsed)
                 .is_ok();
             Ok(Verified {
                 matches: matches && real,

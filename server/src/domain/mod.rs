@@ -3,7 +3,8 @@
 //! No tonic and no SeaORM types appear in the public signatures here; the transport maps
 //! [`Error`] to gRPC statuses in exactly one place, and storage stays behind [`crate::store`].
 
-mod audit;
+mod accounts;
+pub(crate) mod audit;
 pub mod authz;
 mod error;
 pub mod hashing;
@@ -15,6 +16,8 @@ mod sessions;
 mod types;
 mod users;
 
+pub use accounts::{ChangeRequired, MAX_LISTED_USERS};
+pub use audit::{AuditEvent, AuditPage, AuditQuery, ChainReport};
 pub use error::{Error, FieldViolation};
 pub use hashing::{HashSettings, Hasher};
 pub use roles::RolePage;

@@ -1,4 +1,12 @@
 //! The tenant's password policy and the checks a new password must pass.
+//!
+//! Passwords are compared and hashed after Unicode NFKC normalisation, so the same password
+//! typed on two keyboards (composed or decomposed accents, full-width digits) is the same
+//! password; length counts code points of the normalised text. There is no truncation and
+//! no case folding, and no composition rule (NIST SP 800-63B): strength comes from length, a
+//! guessability estimate (zxcvbn) and a tenant list of banned terms.
+
+use unicode_normalization::UnicodeNormalization as _;
 
 use super::error::FieldViolation;
 use super::secret::Password;
@@ -6,20 +14,30 @@ use super::secret::Password;
 /// A tenant's password policy. Defaults follow NIST SP 800-63B.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PasswordPolicy {
-    /// Fewest characters (Unicode code points); never below 8.
+    /// Fewest characters (code points after NFKC); never below 8.
     pub min_length: u32,
     /// Most characters; at least 64.
     pub max_length: u32,
+    /// Lowest zxcvbn score accepted (0–4).
+    pub min_strength_score: u32,
+    /// Terms a password may not contain (stored lower case).
+    pub banned_terms: Vec<String>,
     /// How many previous passwords may not be reused.
     pub history_count: u32,
     /// Days before a password expires; 0 = never.
     pub max_age_days: u32,
-    /// Consecutive failures before a lock-out.
+    /// Days before expiry that a reminder goes out.
+    pub expiry_reminder_days: u32,
+    /// Consecutive failures before a lock-out; 0 = never lock.
     pub lockout_threshold: u32,
     /// Seconds of the first lock-out.
     pub lockout_seconds: u32,
+    /// Longest lock-out.
+    pub lockout_max_seconds: u32,
     /// Hours a temporary password works.
     pub temporary_password_hours: u32,
+    /// Hours an invitation code works.
+    pub invitation_hours: u32,
     /// Minutes a reset code works.
     pub reset_code_minutes: u32,
     /// Wrong codes allowed per reset flow.
@@ -33,11 +51,16 @@ impl Default for PasswordPolicy {
         PasswordPolicy {
             min_length: 15,
             max_length: 256,
+            min_strength_score: 3,
+            banned_terms: Vec::new(),
             history_count: 5,
             max_age_days: 0,
+            expiry_reminder_days: 14,
             lockout_threshold: 10,
             lockout_seconds: 60,
+            lockout_max_seconds: 3600,
             temporary_password_hours: 72,
+            invitation_hours: 24,
             reset_code_minutes: 15,
             reset_code_attempts: 5,
             reset_methods_required: 1,
@@ -45,11 +68,201 @@ impl Default for PasswordPolicy {
     }
 }
 
+/// Changes to a policy; `None` keeps a setting.
+#[derive(Clone, Debug, Default)]
+pub struct PolicyUpdate {
+    /// See [`PasswordPolicy::min_length`].
+    pub min_length: Option<i32>,
+    /// See [`PasswordPolicy::max_length`].
+    pub max_length: Option<i32>,
+    /// See [`PasswordPolicy::min_strength_score`].
+    pub min_strength_score: Option<i32>,
+    /// See [`PasswordPolicy::banned_terms`].
+    pub banned_terms: Option<Vec<String>>,
+    /// See [`PasswordPolicy::history_count`].
+    pub history_count: Option<i32>,
+    /// See [`PasswordPolicy::max_age_days`].
+    pub max_age_days: Option<i32>,
+    /// See [`PasswordPolicy::expiry_reminder_days`].
+    pub expiry_reminder_days: Option<i32>,
+    /// See [`PasswordPolicy::lockout_threshold`].
+    pub lockout_threshold: Option<i32>,
+    /// See [`PasswordPolicy::lockout_seconds`].
+    pub lockout_seconds: Option<i32>,
+    /// See [`PasswordPolicy::lockout_max_seconds`].
+    pub lockout_max_seconds: Option<i32>,
+    /// See [`PasswordPolicy::temporary_password_hours`].
+    pub temporary_password_hours: Option<i32>,
+    /// See [`PasswordPolicy::invitation_hours`].
+    pub invitation_hours: Option<i32>,
+    /// See [`PasswordPolicy::reset_code_minutes`].
+    pub reset_code_minutes: Option<i32>,
+    /// See [`PasswordPolicy::reset_code_attempts`].
+    pub reset_code_attempts: Option<i32>,
+    /// See [`PasswordPolicy::reset_methods_required`].
+    pub reset_methods_required: Option<i32>,
+}
+
+/// Most banned terms a tenant may list.
+pub const MAX_BANNED_TERMS: usize = 1000;
+/// zxcvbn is quadratic in the worst case; beyond this many characters the estimate is
+/// unchanged in practice, so only a prefix is scored.
+const STRENGTH_PREFIX: usize = 100;
+
 impl PasswordPolicy {
+    /// Applies an update, checking every setting; all violations are reported at once.
+    pub fn updated(&self, update: PolicyUpdate) -> Result<PasswordPolicy, Vec<FieldViolation>> {
+        let mut violations = Vec::new();
+        let mut next = self.clone();
+        let mut set = |field: &str,
+                       value: Option<i32>,
+                       range: std::ops::RangeInclusive<i32>,
+                       slot: &mut u32| {
+            if let Some(v) = value {
+                if range.contains(&v) {
+                    *slot = u32::try_from(v).unwrap_or(0);
+                } else {
+                    violations.push(FieldViolation::new(
+                        format!("update.{field}"),
+                        format!("must be between {} and {}", range.start(), range.end()),
+                    ));
+                }
+            }
+        };
+        set(
+            "min_length",
+            update.min_length,
+            8..=1024,
+            &mut next.min_length,
+        );
+        set(
+            "max_length",
+            update.max_length,
+            64..=1024,
+            &mut next.max_length,
+        );
+        set(
+            "min_strength_score",
+            update.min_strength_score,
+            0..=4,
+            &mut next.min_strength_score,
+        );
+        set(
+            "history_count",
+            update.history_count,
+            0..=24,
+            &mut next.history_count,
+        );
+        set(
+            "max_age_days",
+            update.max_age_days,
+            0..=3650,
+            &mut next.max_age_days,
+        );
+        set(
+            "expiry_reminder_days",
+            update.expiry_reminder_days,
+            0..=365,
+            &mut next.expiry_reminder_days,
+        );
+        set(
+            "lockout_threshold",
+            update.lockout_threshold,
+            0..=100,
+            &mut next.lockout_threshold,
+        );
+        set(
+            "lockout_seconds",
+            update.lockout_seconds,
+            1..=86_400,
+            &mut next.lockout_seconds,
+        );
+        set(
+            "lockout_max_seconds",
+            update.lockout_max_seconds,
+            1..=2_592_000,
+            &mut next.lockout_max_seconds,
+        );
+        set(
+            "temporary_password_hours",
+            update.temporary_password_hours,
+            1..=720,
+            &mut next.temporary_password_hours,
+        );
+        set(
+            "invitation_hours",
+            update.invitation_hours,
+            1..=720,
+            &mut next.invitation_hours,
+        );
+        set(
+            "reset_code_minutes",
+            update.reset_code_minutes,
+            1..=60,
+            &mut next.reset_code_minutes,
+        );
+        set(
+            "reset_code_attempts",
+            update.reset_code_attempts,
+            1..=20,
+            &mut next.reset_code_attempts,
+        );
+        set(
+            "reset_methods_required",
+            update.reset_methods_required,
+            1..=2,
+            &mut next.reset_methods_required,
+        );
+        if let Some(terms) = update.banned_terms {
+            if terms.len() > MAX_BANNED_TERMS {
+                violations.push(FieldViolation::new(
+                    "update.banned_terms",
+                    format!("at most {MAX_BANNED_TERMS} terms"),
+                ));
+            }
+            let mut cleaned: Vec<String> = Vec::with_capacity(terms.len());
+            for term in &terms {
+                let term = term.trim().to_lowercase();
+                let length = term.chars().count();
+                if !(3..=64).contains(&length) {
+                    violations.push(FieldViolation::new(
+                        "update.banned_terms",
+                        "each term must be 3 to 64 characters",
+                    ));
+                    break;
+                }
+                cleaned.push(term);
+            }
+            cleaned.sort_unstable();
+            cleaned.dedup();
+            next.banned_terms = cleaned;
+        }
+        if next.min_length > next.max_length {
+            violations.push(FieldViolation::new(
+                "update.min_length",
+                format!("must not exceed max_length ({})", next.max_length),
+            ));
+        }
+        if next.lockout_seconds > next.lockout_max_seconds {
+            violations.push(FieldViolation::new(
+                "update.lockout_max_seconds",
+                format!(
+                    "must be at least lockout_seconds ({})",
+                    next.lockout_seconds
+                ),
+            ));
+        }
+        if violations.is_empty() {
+            Ok(next)
+        } else {
+            Err(violations)
+        }
+    }
+
     /// Cheap checks that run before any hashing: an over-long password is refused without
     /// spending a hash on it.
     pub fn check_length(&self, field: &str, password: &Password) -> Vec<FieldViolation> {
-        let length = password.expose().chars().count();
+        let length = normalise(password.expose()).chars().count();
         let mut violations = Vec::new();
         if length < self.min_length as usize {
             violations.push(FieldViolation::new(
@@ -66,21 +279,90 @@ impl PasswordPolicy {
         violations
     }
 
-    /// Every rule a new password must meet for this user.
+    /// Whether a password is too long to be worth hashing at all.
+    pub fn too_long(&self, password: &Password) -> bool {
+        password.expose().chars().count() > self.max_length as usize * 4
+            || normalise(password.expose()).chars().count() > self.max_length as usize
+    }
+
+    /// Every rule a new password must meet for this user; each broken rule is one violation.
     pub fn check_new(
         &self,
         field: &str,
         password: &Password,
         username: &str,
+        display_name: &str,
     ) -> Vec<FieldViolation> {
         let mut violations = self.check_length(field, password);
-        let lowered = password.expose().to_lowercase();
+        if violations
+            .iter()
+            .any(|v| v.description.starts_with("too long"))
+        {
+            return violations;
+        }
+        let normalised = normalise(password.expose());
+        let lowered = normalised.to_lowercase();
         let local = username.split('@').next().unwrap_or(username);
-        if local.chars().count() >= 3 && lowered.contains(local) {
+        let display = display_name.trim().to_lowercase();
+        let has_username = !username.is_empty() && lowered.contains(username);
+        if has_username || (local.chars().count() >= 3 && lowered.contains(local)) {
             violations.push(FieldViolation::new(field, "must not contain the username"));
+        }
+        if display.chars().count() >= 3 && lowered.contains(&display) {
+            violations.push(FieldViolation::new(
+                field,
+                "must not contain your display name",
+            ));
+        }
+        let unleeted = unleet(&lowered);
+        if let Some(term) = self
+            .banned_terms
+            .iter()
+            .find(|term| unleeted.contains(&unleet(term)))
+        {
+            violations.push(FieldViolation::new(
+                field,
+                format!("contains a word this organisation does not allow (\"{term}\")"),
+            ));
+        }
+        let prefix: String = normalised.chars().take(STRENGTH_PREFIX).collect();
+        let mut inputs: Vec<&str> = vec![username, local];
+        inputs.extend(display_name.split_whitespace());
+        let estimate = zxcvbn::zxcvbn(&prefix, &inputs);
+        let score = u32::from(u8::from(estimate.score()));
+        if score < self.min_strength_score {
+            let hint = estimate
+                .feedback()
+                .and_then(|f| f.warning())
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
+            violations.push(FieldViolation::new(
+                field,
+                format!("too easy to guess{hint}: use a longer phrase of unrelated words"),
+            ));
         }
         violations
     }
+}
+
+/// NFKC: the form passwords are measured, compared and hashed in.
+pub fn normalise(password: &str) -> String {
+    password.nfkc().collect()
+}
+
+/// Undoes common look-alike substitutions so `p@$$w0rd` matches `password`.
+fn unleet(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | '|' => 'l',
+            '3' => 'e',
+            '4' | '@' => 'a',
+            '5' | '$' => 's',
+            '7' => 't',
+            other => other,
+        })
+        .collect()
 }
 
 /// Characters of generated passwords: no look-alikes (0/O, 1/l/I) so they can be read aloud
@@ -104,53 +386,137 @@ pub fn generate_password() -> Password {
 mod tests {
     use super::*;
 
+    fn check(policy: &PasswordPolicy, password: &str) -> Vec<String> {
+        policy
+            .check_new(
+                "p",
+                &Password::new(password.into()),
+                "alice@contoso.example",
+                "Alice Liddell",
+            )
+            .into_iter()
+            .map(|v| v.description)
+            .collect()
+    }
+
     #[test]
     fn generated_passwords_meet_the_default_policy_and_differ() {
-        let policy = PasswordPolicy::default();
         let a = generate_password();
         let b = generate_password();
         assert_ne!(a.expose(), b.expose());
         assert_eq!(a.expose().chars().count(), 24);
-        assert!(
-            policy
-                .check_new("password", &a, "alice@contoso.example")
-                .is_empty()
+        assert!(check(&PasswordPolicy::default(), a.expose()).is_empty());
+    }
+
+    #[test]
+    fn length_counts_code_points_after_nfkc() {
+        let policy = PasswordPolicy {
+            min_length: 8,
+            min_strength_score: 0,
+            ..Default::default()
+        };
+        // Seven "é" written as e + combining accent: 14 chars raw, 7 after NFKC.
+        let decomposed = "e\u{301}".repeat(7);
+        assert_eq!(
+            check(&policy, &decomposed),
+            vec!["too short: at least 8 characters"]
+        );
+        let long = "x".repeat(257);
+        assert_eq!(
+            check(&PasswordPolicy::default(), &long),
+            vec!["too long: at most 256 characters"]
         );
     }
 
     #[test]
-    fn length_is_counted_in_characters() {
+    fn spaces_emoji_and_other_scripts_are_fine() {
+        let policy = PasswordPolicy::default();
+        assert!(check(&policy, "горячий чай 🍵 под дождём ночью").is_empty());
+        assert!(check(&policy, "correct horse battery staple").is_empty());
+    }
+
+    #[test]
+    fn every_broken_rule_is_named() {
+        let policy = PasswordPolicy {
+            banned_terms: vec!["contoso".into()],
+            ..Default::default()
+        };
+        let found = check(&policy, "alice");
+        assert!(
+            found.iter().any(|d| d.starts_with("too short")),
+            "{found:?}"
+        );
+        assert!(found.iter().any(|d| d.contains("username")), "{found:?}");
+        assert!(
+            found.iter().any(|d| d.starts_with("too easy to guess")),
+            "{found:?}"
+        );
+        let found = check(&policy, "C0nt0$o rules the whole wide world");
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert!(found[0].contains("contoso"));
+        let found = check(&policy, "my friend alice liddell went home late");
+        assert!(
+            found.iter().any(|d| d.contains("display name")),
+            "{found:?}"
+        );
+    }
+
+    #[test]
+    fn common_passwords_are_too_easy_to_guess() {
         let policy = PasswordPolicy {
             min_length: 8,
             ..Default::default()
         };
-        assert!(
-            policy
-                .check_length("p", &Password::new("ééééééé".into()))
-                .len()
-                == 1
-        );
-        assert!(
-            policy
-                .check_length("p", &Password::new("éééééééé".into()))
-                .is_empty()
-        );
-        let long = Password::new("x".repeat(257));
-        let violations = PasswordPolicy::default().check_length("p", &long);
-        assert_eq!(
-            violations[0].description,
-            "too long: at most 256 characters"
-        );
+        for weak in ["password1234", "qwertyuiop", "iloveyou2024"] {
+            assert!(
+                check(&policy, weak)
+                    .iter()
+                    .any(|d| d.starts_with("too easy")),
+                "{weak} must be refused"
+            );
+        }
     }
 
     #[test]
-    fn the_username_may_not_be_inside_the_password() {
-        let violations = PasswordPolicy::default().check_new(
-            "new_password",
-            &Password::new("my name is alice and this is long".into()),
-            "alice@contoso.example",
+    fn updates_are_checked_as_a_whole() {
+        let policy = PasswordPolicy::default();
+        let bad = policy
+            .updated(PolicyUpdate {
+                min_length: Some(7),
+                max_length: Some(63),
+                reset_methods_required: Some(3),
+                ..Default::default()
+            })
+            .expect_err("out of range");
+        let fields: Vec<&str> = bad.iter().map(|v| v.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "update.min_length",
+                "update.max_length",
+                "update.reset_methods_required"
+            ]
         );
-        assert_eq!(violations.len(), 1);
-        assert_eq!(violations[0].field, "new_password");
+        let good = policy
+            .updated(PolicyUpdate {
+                min_length: Some(12),
+                banned_terms: Some(vec![
+                    " Contoso ".into(),
+                    "contoso".into(),
+                    "Fabrikam".into(),
+                ]),
+                ..Default::default()
+            })
+            .expect("valid");
+        assert_eq!(good.min_length, 12);
+        assert_eq!(good.banned_terms, ["contoso", "fabrikam"]);
+        assert!(
+            policy
+                .updated(PolicyUpdate {
+                    min_length: Some(300),
+                    ..Default::default()
+                })
+                .is_err()
+        );
     }
 }

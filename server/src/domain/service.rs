@@ -23,11 +23,24 @@ pub struct Settings {
 }
 
 /// The domain service.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Gatehouse {
     pub(super) store: Store,
     pub(super) hasher: Hasher,
     pub(super) settings: Settings,
+    /// The key of the keyed hashes of wrong passwords, loaded on first use.
+    pub(super) failure_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
+}
+
+impl std::fmt::Debug for Gatehouse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the failure key.
+        f.debug_struct("Gatehouse")
+            .field("store", &self.store)
+            .field("hasher", &self.hasher)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Gatehouse {
@@ -37,6 +50,7 @@ impl Gatehouse {
             store,
             hasher,
             settings,
+            failure_key: std::sync::Arc::default(),
         }
     }
 
@@ -112,22 +126,20 @@ impl Gatehouse {
                     created_at: now,
                     updated_at: now,
                     version: 1,
+                    password_never_expires: false,
                 })
                 .await?
             }
         };
-        tx.put_credential(CredentialRow {
-            user_id: user.id,
-            tenant_id: tenant.id,
+        tx.put_credential(new_credential(
+            user.id,
+            tenant.id,
             hash,
-            set_at: now,
-            expires_at: Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
-            must_change: true,
-            temporary: true,
-            failed_attempts: 0,
-            locked_until: None,
-            lockout_count: 0,
-        })
+            now,
+            Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
+            true,
+            true,
+        ))
         .await?;
         tx.insert_role(store::RoleRow {
             id: Uuid::now_v7(),
@@ -166,6 +178,12 @@ impl Gatehouse {
                 reset_code_minutes: to_u32(row.reset_code_minutes),
                 reset_code_attempts: to_u32(row.reset_code_attempts),
                 reset_methods_required: to_u32(row.reset_methods_required),
+                min_strength_score: to_u32(row.min_strength_score),
+                banned_terms: serde_json::from_str(&row.banned_terms)
+                    .map_err(|e| corrupt(format!("banned terms of tenant {tenant_id}: {e}")))?,
+                expiry_reminder_days: to_u32(row.expiry_reminder_days),
+                lockout_max_seconds: to_u32(row.lockout_max_seconds),
+                invitation_hours: to_u32(row.invitation_hours),
             },
             None => PasswordPolicy::default(),
         })
@@ -342,6 +360,37 @@ pub(super) fn policy_row(tenant_id: Uuid, policy: &PasswordPolicy) -> PolicyRow 
         reset_code_attempts: i(policy.reset_code_attempts),
         reset_methods_required: i(policy.reset_methods_required),
         updated_at: store::now(),
+        min_strength_score: i(policy.min_strength_score),
+        banned_terms: serde_json::Value::from(policy.banned_terms.clone()).to_string(),
+        expiry_reminder_days: i(policy.expiry_reminder_days),
+        lockout_max_seconds: i(policy.lockout_max_seconds),
+        invitation_hours: i(policy.invitation_hours),
+    }
+}
+
+/// A password credential as set now: no failures, no lock-out.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn new_credential(
+    user_id: Uuid,
+    tenant_id: Uuid,
+    hash: store::PasswordHash,
+    set_at: chrono::DateTime<chrono::Utc>,
+    expires_at: Option<chrono::DateTime<chrono::Utc>>,
+    must_change: bool,
+    temporary: bool,
+) -> CredentialRow {
+    CredentialRow {
+        user_id,
+        tenant_id,
+        hash,
+        set_at,
+        expires_at,
+        must_change,
+        temporary,
+        failed_attempts: 0,
+        locked_until: None,
+        lockout_count: 0,
+        recent_failures: String::new(),
     }
 }
 

@@ -6,9 +6,9 @@ use uuid::Uuid;
 use super::audit::{self, Outcome};
 use super::error::{Error, FieldViolation};
 use super::secret::{Password, SessionToken};
-use super::service::Gatehouse;
+use super::service::{Gatehouse, new_credential};
 use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
-use crate::store::{self, CredentialRow, SessionRow, Tx, UserRow};
+use crate::store::{self, SessionRow, Tx, UserRow};
 
 /// A successful sign-in.
 #[derive(Debug)]
@@ -64,7 +64,7 @@ impl Gatehouse {
             Some(t) => self.policy(t.id).await?,
             None => super::policy::PasswordPolicy::default(),
         };
-        if password.expose().chars().count() > policy.max_length as usize {
+        if policy.too_long(password) {
             // Refused before hashing: a huge password costs no hash. Says nothing about the user.
             return Err(Error::invalid(
                 "password",
@@ -79,12 +79,55 @@ impl Gatehouse {
             Some(u) => self.store.credential(u.id).await?,
             None => None,
         };
-        let verified = self
+        let now = store::now();
+        let mut fingerprint = None;
+        if let (Some(user), Some(credential)) = (&user, &credential) {
+            let print = self.failure_fingerprint(user.id, password).await?;
+            if credential.recent_failures.split(',').any(|f| f == print) {
+                // Known to be wrong (the list is cleared whenever the password changes): not
+                // checked again and not counted again.
+                self.audit_failed_sign_in(
+                    Some(user.tenant_id),
+                    caller,
+                    Some(user.id),
+                    "repeated_wrong_password",
+                )
+                .await;
+                return Err(Error::sign_in_failed());
+            }
+            if policy.lockout_threshold > 0
+                && !self
+                    .store
+                    .reserve_attempt(user.id, policy.lockout_threshold, now)
+                    .await?
+            {
+                self.audit_failed_sign_in(
+                    Some(user.tenant_id),
+                    caller,
+                    Some(user.id),
+                    "locked_out",
+                )
+                .await;
+                return Err(Error::sign_in_failed());
+            }
+            fingerprint = Some(print);
+        }
+        let verified = match self
             .hasher
             .verify(password, credential.as_ref().map(|c| &c.hash))
-            .await?;
-        let now = store::now();
-        let (Some(user), Some(credential)) = (user, credential) else {
+            .await
+        {
+            Ok(verified) => verified,
+            Err(e) => {
+                // Shed or failed before checking: the reserved attempt does not count.
+                if let (Some(user), Some(_)) = (&user, &fingerprint) {
+                    self.give_back_attempt(user).await;
+                }
+                return Err(e);
+            }
+        };
+        let (Some(user), Some(credential), Some(fingerprint)) = (user, credential, fingerprint)
+        else {
             // Audited like any other failure, so an unknown user costs the same work.
             let tenant_id = tenant.map(|t| t.id);
             self.audit_failed_sign_in(tenant_id, caller, None, "unknown_user_or_no_password")
@@ -101,8 +144,20 @@ impl Gatehouse {
             None
         };
         if let Some(reason) = refusal {
-            self.audit_failed_sign_in(Some(user.tenant_id), caller, Some(user.id), reason)
-                .await;
+            if let Err(e) = self
+                .record_refusal(
+                    caller,
+                    &user,
+                    &policy,
+                    &fingerprint,
+                    verified.matches,
+                    reason,
+                    now,
+                )
+                .await
+            {
+                tracing::error!(error = %e, "could not record a failed sign-in");
+            }
             return Err(Error::sign_in_failed());
         }
         let change_reason = if credential.must_change {
@@ -112,6 +167,7 @@ impl Gatehouse {
                 ChangeReason::ChangeRequired
             })
         } else if policy.max_age_days > 0
+            && !user.password_never_expires
             && credential.set_at + chrono::Duration::days(policy.max_age_days.into()) <= now
         {
             Some(ChangeReason::PasswordExpired)
@@ -145,6 +201,7 @@ impl Gatehouse {
             .await;
             return Err(Error::sign_in_failed());
         }
+        tx.clear_failures(user.id).await?;
         if let Some(new_hash) = rehash {
             tx.rehash_credential(user.id, &credential.hash, new_hash)
                 .await?;
@@ -187,13 +244,18 @@ impl Gatehouse {
         let mut violations = Vec::new();
         if current.expose().is_empty() {
             violations.push(FieldViolation::new("current_password", "required"));
-        } else if current.expose().chars().count() > policy.max_length as usize {
+        } else if policy.too_long(current) {
             violations.push(FieldViolation::new(
                 "current_password",
                 format!("too long: at most {} characters", policy.max_length),
             ));
         }
-        violations.extend(policy.check_new("new_password", new, &user.username));
+        violations.extend(policy.check_new(
+            "new_password",
+            new,
+            &user.username,
+            &user.display_name,
+        ));
         if !current.expose().is_empty() && current.expose() == new.expose() {
             violations.push(FieldViolation::new(
                 "new_password",
@@ -252,18 +314,15 @@ impl Gatehouse {
                 "the password was changed or reset meanwhile; sign in again".to_owned(),
             ));
         }
-        tx.put_credential(CredentialRow {
-            user_id: user.id,
-            tenant_id: user.tenant_id,
+        tx.put_credential(new_credential(
+            user.id,
+            user.tenant_id,
             hash,
-            set_at: now,
-            expires_at: None,
-            must_change: false,
-            temporary: false,
-            failed_attempts: 0,
-            locked_until: None,
-            lockout_count: 0,
-        })
+            now,
+            None,
+            false,
+            false,
+        ))
         .await?;
         tx.trim_history(user.id, u64::from(policy.history_count))
             .await?;
@@ -308,6 +367,102 @@ impl Gatehouse {
         let session = self.authenticate(caller).await?;
         let row = self.session_user(&session).await?;
         Ok((self.to_user(row).await?, session))
+    }
+
+    /// The keyed hash of a password attempt, used to recognise a repeated wrong password
+    /// without keeping the attempt. Keyed with a server secret and the user's id.
+    async fn failure_fingerprint(
+        &self,
+        user_id: Uuid,
+        password: &Password,
+    ) -> Result<String, Error> {
+        use hmac::Mac as _;
+        let key = self
+            .failure_key
+            .get_or_try_init(|| async { self.store.server_secret("failed_password_key").await })
+            .await?;
+        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
+            .map_err(|e| Error::Internal(Box::new(e)))?;
+        mac.update(user_id.as_bytes());
+        mac.update(super::policy::normalise(password.expose()).as_bytes());
+        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
+    async fn give_back_attempt(&self, user: &UserRow) {
+        let result = async {
+            let tx = self.store.write_tenant(user.tenant_id).await?;
+            tx.release_attempt(user.id).await?;
+            tx.commit().await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "could not release a sign-in attempt");
+        }
+    }
+
+    /// A refused sign-in of a known user: a wrong password stays counted (and may lock the
+    /// account); a right password refused for another reason gives its attempt back. The
+    /// audit event commits with the count.
+    #[allow(clippy::too_many_arguments)]
+    async fn record_refusal(
+        &self,
+        caller: &Caller,
+        user: &UserRow,
+        policy: &super::policy::PasswordPolicy,
+        fingerprint: &str,
+        password_matched: bool,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        let mut locked_until = None;
+        if password_matched {
+            if policy.lockout_threshold > 0 {
+                tx.release_attempt(user.id).await?;
+            }
+        } else {
+            let first = i64::from(policy.lockout_seconds);
+            let cap = i64::from(policy.lockout_max_seconds);
+            let recorded = tx
+                .record_failure(
+                    user.id,
+                    fingerprint,
+                    policy.lockout_threshold,
+                    |previous| {
+                        let doubled = first.saturating_mul(1i64 << previous.min(30));
+                        chrono::Duration::seconds(doubled.min(cap))
+                    },
+                    now,
+                )
+                .await?;
+            locked_until = recorded.locked_until;
+        }
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            "anonymous".to_owned(),
+            caller.service.clone(),
+            "session.sign_in",
+            format!("user:{}", user.id),
+            Outcome::Failure,
+            &[("reason", reason)],
+        ))
+        .await?;
+        if let Some(until) = locked_until {
+            tx.append_audit(audit::event(
+                user.tenant_id,
+                "system".to_owned(),
+                caller.service.clone(),
+                "user.locked_out",
+                format!("user:{}", user.id),
+                Outcome::Success,
+                &[("locked_until", &until.to_rfc3339())],
+            ))
+            .await?;
+            tracing::warn!(user = %user.id, %until, "account locked out after failed sign-ins");
+        }
+        tx.commit().await?;
+        tracing::info!(user = %user.id, reason, "sign-in refused");
+        Ok(())
     }
 
     /// Records a failed sign-in. An audit failure is logged and never changes the answer,

@@ -104,6 +104,10 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
     /// Optimistic-concurrency version.
     pub version: i64,
+    /// Exempt from the maximum password age.
+    pub password_never_expires: bool,
+    /// Locked out until then, after failed sign-ins.
+    pub locked_until: Option<DateTime<Utc>>,
 }
 
 /// An authenticated session.

@@ -11,7 +11,7 @@ use super::authz;
 use super::error::{Error, FieldViolation};
 use super::policy::generate_password;
 use super::secret::Password;
-use super::service::{Gatehouse, corrupt};
+use super::service::{Gatehouse, corrupt, new_credential};
 use super::types::{Actor, Role, User, UserState};
 use crate::store::{self, CredentialRow, Tx, UserFilter, UserPatch, UserRow};
 
@@ -40,6 +40,8 @@ pub struct UserChanges {
     pub display_name: Option<String>,
     /// New contact email (empty clears it).
     pub contact_email: Option<String>,
+    /// New expiry exemption.
+    pub password_never_expires: Option<bool>,
 }
 
 /// A page of users.
@@ -119,6 +121,7 @@ impl Gatehouse {
                 created_at: now,
                 updated_at: now,
                 version: 1,
+                password_never_expires: false,
             })
             .await?;
         tx.append_audit(audit::event(
@@ -204,6 +207,7 @@ impl Gatehouse {
                 .contact_email
                 .and_then(|c| collect(&mut violations, check_contact_email("contact_email", &c))),
             state: None,
+            password_never_expires: changes.password_never_expires,
         };
         let id = parse_id("id", id);
         if let Err(v) = &id {
@@ -291,7 +295,12 @@ impl Gatehouse {
         let policy = self.policy(actor.tenant_id).await?;
         let (password, generated) = match options.password {
             Some(password) => {
-                Error::from_violations(policy.check_new("password", &password, &target.username))?;
+                Error::from_violations(policy.check_new(
+                    "password",
+                    &password,
+                    &target.username,
+                    &target.display_name,
+                ))?;
                 (password, false)
             }
             None => (generate_password(), true),
@@ -302,18 +311,15 @@ impl Gatehouse {
             .require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
         let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
-        tx.put_credential(CredentialRow {
-            user_id: target.id,
-            tenant_id: actor.tenant_id,
+        tx.put_credential(new_credential(
+            target.id,
+            actor.tenant_id,
             hash,
-            set_at: now,
+            now,
             expires_at,
-            must_change: options.require_change,
-            temporary: options.require_change,
-            failed_attempts: 0,
-            locked_until: None,
-            lockout_count: 0,
-        })
+            options.require_change,
+            options.require_change,
+        ))
         .await?;
         tx.trim_history(target.id, u64::from(policy.history_count))
             .await?;
@@ -480,6 +486,10 @@ impl Gatehouse {
                     created_at: row.created_at,
                     updated_at: row.updated_at,
                     version: row.version,
+                    password_never_expires: row.password_never_expires,
+                    locked_until: credential
+                        .and_then(|c| c.locked_until)
+                        .filter(|until| *until > store::now()),
                 })
             })
             .collect()

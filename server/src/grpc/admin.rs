@@ -7,7 +7,7 @@ use super::caller::caller;
 use super::convert;
 use super::pb::{self, admin_service_server::AdminService};
 use super::status::to_status;
-use crate::domain::{Actor, Gatehouse, NewUser, Password, ResetOptions, UserChanges};
+use crate::domain::{Actor, AuditQuery, Gatehouse, NewUser, Password, ResetOptions, UserChanges};
 
 /// The AdminService handlers.
 #[derive(Clone, Debug)]
@@ -96,6 +96,7 @@ impl AdminService for AdminApi {
             username: req.username,
             display_name: req.display_name,
             contact_email: req.contact_email,
+            password_never_expires: req.password_never_expires,
         };
         let user = self
             .core
@@ -212,6 +213,195 @@ impl AdminService for AdminApi {
                 .map(convert::assignment)
                 .collect(),
             next_page_token: page.next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_password_policy(
+        &self,
+        request: Request<pb::GetPasswordPolicyRequest>,
+    ) -> Result<Response<pb::GetPasswordPolicyResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let policy = self.core.get_policy(&actor).await.map_err(to_status)?;
+        Ok(Response::new(pb::GetPasswordPolicyResponse {
+            policy: Some(convert::policy(policy)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn update_password_policy(
+        &self,
+        request: Request<pb::UpdatePasswordPolicyRequest>,
+    ) -> Result<Response<pb::UpdatePasswordPolicyResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let update = request
+            .into_inner()
+            .update
+            .ok_or_else(|| convert::invalid("update", "required: the settings to change"))?;
+        let policy = self
+            .core
+            .update_policy(&actor, convert::policy_update(update))
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::UpdatePasswordPolicyResponse {
+            policy: Some(convert::policy(policy)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn require_password_change(
+        &self,
+        request: Request<pb::RequirePasswordChangeRequest>,
+    ) -> Result<Response<pb::RequirePasswordChangeResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let done = self
+            .core
+            .require_password_change(&actor, &req.user_ids, req.all_users, req.revoke_sessions)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RequirePasswordChangeResponse {
+            affected_users: convert::count(done.affected),
+            skipped_users: convert::count(done.skipped),
+            revoked_sessions: convert::count(done.revoked_sessions),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn block_sign_in(
+        &self,
+        request: Request<pb::BlockSignInRequest>,
+    ) -> Result<Response<pb::BlockSignInResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let (user, revoked) = self
+            .core
+            .block_sign_in(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::BlockSignInResponse {
+            user: Some(convert::user(user)),
+            revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn unblock_sign_in(
+        &self,
+        request: Request<pb::UnblockSignInRequest>,
+    ) -> Result<Response<pb::UnblockSignInResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let user = self
+            .core
+            .unblock_sign_in(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::UnblockSignInResponse {
+            user: Some(convert::user(user)),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn unlock_user(
+        &self,
+        request: Request<pb::UnlockUserRequest>,
+    ) -> Result<Response<pb::UnlockUserResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let was_locked = self
+            .core
+            .unlock_user(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::UnlockUserResponse { was_locked }))
+    }
+
+    #[instrument(skip_all)]
+    async fn revoke_sessions(
+        &self,
+        request: Request<pb::RevokeSessionsRequest>,
+    ) -> Result<Response<pb::RevokeSessionsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let revoked = self
+            .core
+            .revoke_sessions(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RevokeSessionsResponse {
+            revoked_sessions: i32::try_from(revoked).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn can_reset(
+        &self,
+        request: Request<pb::CanResetRequest>,
+    ) -> Result<Response<pb::CanResetResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let verdict = self.core.can_reset(&actor, key).await.map_err(to_status)?;
+        Ok(Response::new(match verdict {
+            Ok(()) => pb::CanResetResponse {
+                allowed: true,
+                reason: String::new(),
+            },
+            Err(reason) => pb::CanResetResponse {
+                allowed: false,
+                reason,
+            },
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_audit_events(
+        &self,
+        request: Request<pb::ListAuditEventsRequest>,
+    ) -> Result<Response<pb::ListAuditEventsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let query = AuditQuery {
+            actor: req.actor,
+            target: req.target,
+            action: req.action,
+            start: req
+                .start_time
+                .map(|t| convert::time("start_time", t))
+                .transpose()?,
+            end: req
+                .end_time
+                .map(|t| convert::time("end_time", t))
+                .transpose()?,
+        };
+        let page = self
+            .core
+            .list_audit(&actor, query, req.page_size, &req.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAuditEventsResponse {
+            events: page.events.into_iter().map(convert::audit_event).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn verify_audit_chain(
+        &self,
+        request: Request<pb::VerifyAuditChainRequest>,
+    ) -> Result<Response<pb::VerifyAuditChainResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let report = self
+            .core
+            .verify_audit_chain(&actor)
+            .await
+            .map_err(to_status)?;
+        let (first_broken_sequence, problem) = report.broken.clone().unwrap_or_default();
+        Ok(Response::new(pb::VerifyAuditChainResponse {
+            intact: report.broken.is_none(),
+            checked_events: convert::count(report.checked),
+            first_broken_sequence,
+            problem,
         }))
     }
 }

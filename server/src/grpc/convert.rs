@@ -5,8 +5,10 @@ use tonic::Status;
 use uuid::Uuid;
 
 use super::pb;
+use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
-    ChangeReason, Principal, Role, RoleAssignment, SessionKind, User, UserKey, UserState,
+    AuditEvent, ChangeReason, Principal, Role, RoleAssignment, SessionKind, User, UserKey,
+    UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -86,6 +88,8 @@ pub(crate) fn user(user: User) -> pb::User {
         create_time: Some(timestamp(user.created_at)),
         update_time: Some(timestamp(user.updated_at)),
         version: user.version,
+        password_never_expires: user.password_never_expires,
+        locked_until: user.locked_until.map(timestamp),
     }
 }
 
@@ -132,4 +136,76 @@ pub(crate) fn assignment(a: RoleAssignment) -> pb::RoleAssignment {
 /// A validation failure found while decoding, in the same shape the domain uses.
 pub(crate) fn invalid(field: &str, description: &str) -> Status {
     super::status::to_status(crate::domain::Error::invalid(field, description))
+}
+
+/// A count for an `int64` field.
+pub(crate) fn count(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A request timestamp; out-of-range values are refused.
+pub(crate) fn time(field: &str, t: prost_types::Timestamp) -> Result<DateTime<Utc>, Status> {
+    u32::try_from(t.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(t.seconds, nanos))
+        .ok_or_else(|| invalid(field, "not a valid timestamp"))
+}
+
+fn int(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+pub(crate) fn policy(p: PasswordPolicy) -> pb::PasswordPolicy {
+    pb::PasswordPolicy {
+        min_length: int(p.min_length),
+        max_length: int(p.max_length),
+        min_strength_score: int(p.min_strength_score),
+        banned_terms: p.banned_terms,
+        history_count: int(p.history_count),
+        max_age_days: int(p.max_age_days),
+        expiry_reminder_days: int(p.expiry_reminder_days),
+        lockout_threshold: int(p.lockout_threshold),
+        lockout_seconds: int(p.lockout_seconds),
+        lockout_max_seconds: int(p.lockout_max_seconds),
+        temporary_password_hours: int(p.temporary_password_hours),
+        invitation_hours: int(p.invitation_hours),
+        reset_code_minutes: int(p.reset_code_minutes),
+        reset_code_attempts: int(p.reset_code_attempts),
+        reset_methods_required: int(p.reset_methods_required),
+    }
+}
+
+pub(crate) fn policy_update(u: pb::PasswordPolicyUpdate) -> PolicyUpdate {
+    PolicyUpdate {
+        min_length: u.min_length,
+        max_length: u.max_length,
+        min_strength_score: u.min_strength_score,
+        banned_terms: u.banned_terms.map(|b| b.terms),
+        history_count: u.history_count,
+        max_age_days: u.max_age_days,
+        expiry_reminder_days: u.expiry_reminder_days,
+        lockout_threshold: u.lockout_threshold,
+        lockout_seconds: u.lockout_seconds,
+        lockout_max_seconds: u.lockout_max_seconds,
+        temporary_password_hours: u.temporary_password_hours,
+        invitation_hours: u.invitation_hours,
+        reset_code_minutes: u.reset_code_minutes,
+        reset_code_attempts: u.reset_code_attempts,
+        reset_methods_required: u.reset_methods_required,
+    }
+}
+
+pub(crate) fn audit_event(e: AuditEvent) -> pb::AuditEvent {
+    pb::AuditEvent {
+        sequence: e.seq,
+        time: Some(timestamp(e.occurred_at)),
+        actor: e.actor,
+        caller_service: e.caller_service.unwrap_or_default(),
+        action: e.action,
+        target: e.target,
+        outcome: e.outcome,
+        details_json: e.details,
+        previous_hash: e.prev_hash,
+        hash: e.hash,
+    }
 }

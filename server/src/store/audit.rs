@@ -34,6 +34,13 @@ pub struct NewAuditEvent {
     pub details: String,
 }
 
+impl AuditRow {
+    /// The `prev_hash` of a tenant's first event.
+    pub fn genesis_hash() -> &'static str {
+        GENESIS
+    }
+}
+
 /// The hash of an event given its predecessor's hash.
 pub fn chain_hash(row: &AuditRow) -> String {
     let mut hasher = Sha256::new();
@@ -97,5 +104,83 @@ impl Tx {
         .exec(self.conn())
         .await?;
         Ok(())
+    }
+}
+
+/// Which events a listing returns.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    /// Only this actor.
+    pub actor: Option<String>,
+    /// Only this target.
+    pub target: Option<String>,
+    /// Only this action.
+    pub action: Option<String>,
+    /// Only at or after.
+    pub start: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only before.
+    pub end: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only events older than this sequence number (keyset pagination, newest first).
+    pub before_seq: Option<i64>,
+}
+
+impl super::Store {
+    /// A page of a tenant's events, newest first.
+    pub async fn list_audit(
+        &self,
+        tenant_id: Uuid,
+        filter: &AuditFilter,
+        limit: u64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        use sea_orm::{ColumnTrait as _, QueryFilter as _, QueryOrder as _};
+        let mut query =
+            audit_event::Entity::find().filter(audit_event::Column::TenantId.eq(tenant_id));
+        if let Some(actor) = &filter.actor {
+            query = query.filter(audit_event::Column::Actor.eq(actor.as_str()));
+        }
+        if let Some(target) = &filter.target {
+            query = query.filter(audit_event::Column::Target.eq(target.as_str()));
+        }
+        if let Some(action) = &filter.action {
+            query = query.filter(audit_event::Column::Action.eq(action.as_str()));
+        }
+        if let Some(start) = filter.start {
+            query = query.filter(audit_event::Column::OccurredAt.gte(start));
+        }
+        if let Some(end) = filter.end {
+            query = query.filter(audit_event::Column::OccurredAt.lt(end));
+        }
+        if let Some(before) = filter.before_seq {
+            query = query.filter(audit_event::Column::Seq.lt(before));
+        }
+        Ok(query
+            .order_by_desc(audit_event::Column::Seq)
+            .limit(limit)
+            .all(self.conn())
+            .await?)
+    }
+
+    /// Events of a tenant's chain after `after_seq`, oldest first, at most `limit`.
+    pub async fn audit_chain(
+        &self,
+        tenant_id: Uuid,
+        after_seq: i64,
+        limit: u64,
+    ) -> StoreResult<Vec<AuditRow>> {
+        use sea_orm::{ColumnTrait as _, QueryFilter as _, QueryOrder as _};
+        Ok(audit_event::Entity::find()
+            .filter(audit_event::Column::TenantId.eq(tenant_id))
+            .filter(audit_event::Column::Seq.gt(after_seq))
+            .order_by_asc(audit_event::Column::Seq)
+            .limit(limit)
+            .all(self.conn())
+            .await?)
+    }
+
+    /// The tenant row, with its chain head.
+    pub async fn tenant(&self, tenant_id: Uuid) -> StoreResult<Option<super::TenantRow>> {
+        Ok(tenant::Entity::find_by_id(tenant_id)
+            .one(self.conn())
+            .await?)
     }
 }

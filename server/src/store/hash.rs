@@ -43,6 +43,7 @@ mod tests {
             failed_attempts: 0,
             locked_until: None,
             lockout_count: 0,
+            recent_failures: String::new(),
         };
         let shown = format!("{hash:?} {row:?}");
         assert!(!shown.contains("argon2"), "{shown}");

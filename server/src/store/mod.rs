@@ -8,6 +8,7 @@
 mod audit;
 pub mod entities;
 mod hash;
+mod lockout;
 mod roles;
 mod sessions;
 mod tenants;
@@ -24,16 +25,17 @@ use sea_orm::{
     SqlErr, SqliteTransactionMode, TransactionOptions, TransactionTrait as _,
 };
 
-pub use audit::{NewAuditEvent, chain_hash};
+pub use audit::{AuditFilter, NewAuditEvent, chain_hash};
 pub use entities::{
     audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
     session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
 };
 pub use hash::PasswordHash;
+pub use lockout::{RECENT_FAILURES, Recorded};
 pub use roles::RoleFilter;
 pub use url::DatabaseUrl;
-pub use users::{UserFilter, UserPatch};
+pub use users::{UserFilter, UserPatch, UserScope};
 
 /// How long a SQLite connection waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);

@@ -3,8 +3,8 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _,
-    QuerySelect as _,
+    ActiveValue::Set, ColumnTrait, EntityTrait as _, QueryFilter, QueryOrder as _,
+    QuerySelect as _, QueryTrait as _,
 };
 use uuid::Uuid;
 
@@ -31,6 +31,8 @@ pub struct UserPatch {
     pub contact_email: Option<String>,
     /// New state.
     pub state: Option<String>,
+    /// New expiry exemption.
+    pub password_never_expires: Option<bool>,
 }
 
 const USERNAME_TAKEN: &str = "a user with this username already exists in the tenant";
@@ -151,6 +153,9 @@ impl Tx {
         if let Some(v) = patch.state {
             update = update.col_expr(user::Column::State, Expr::value(v));
         }
+        if let Some(v) = patch.password_never_expires {
+            update = update.col_expr(user::Column::PasswordNeverExpires, Expr::value(v));
+        }
         let result = update
             .exec(self.conn())
             .await
@@ -262,5 +267,94 @@ impl Tx {
                 .await?;
         }
         Ok(())
+    }
+}
+
+/// Users of a tenant that a bulk statement applies to: a list or everyone, minus users who
+/// hold one of `protected_roles` (the actor may not reset them) and minus the actor.
+#[derive(Clone, Debug)]
+pub struct UserScope<'a> {
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// Only these users; `None` for all.
+    pub user_ids: Option<&'a [Uuid]>,
+    /// Users holding any of these roles are left alone.
+    pub protected_roles: Vec<String>,
+    /// This user (the actor) is left alone.
+    pub except: Option<Uuid>,
+}
+
+impl UserScope<'_> {
+    fn apply<Q: QueryFilter>(&self, query: Q, user_id: impl ColumnTrait) -> Q {
+        use super::entities::role_assignment;
+        let mut query = query;
+        if let Some(ids) = self.user_ids {
+            query = query.filter(user_id.is_in(ids.iter().copied()));
+        }
+        if !self.protected_roles.is_empty() {
+            let protected = role_assignment::Entity::find()
+                .select_only()
+                .column(role_assignment::Column::UserId)
+                .filter(role_assignment::Column::TenantId.eq(self.tenant_id))
+                .filter(role_assignment::Column::UserId.is_not_null())
+                .filter(role_assignment::Column::Role.is_in(self.protected_roles.iter().cloned()))
+                .into_query();
+            query = query.filter(user_id.not_in_subquery(protected));
+        }
+        if let Some(actor) = self.except {
+            query = query.filter(user_id.ne(actor));
+        }
+        query
+    }
+}
+
+impl Tx {
+    /// Sets "must change at next sign-in" on every credential in scope, in one statement;
+    /// returns how many.
+    pub async fn require_change(&self, scope: &UserScope<'_>) -> StoreResult<u64> {
+        let update = password_credential::Entity::update_many()
+            .col_expr(password_credential::Column::MustChange, Expr::value(true))
+            .filter(password_credential::Column::TenantId.eq(scope.tenant_id));
+        let update = scope.apply(update, password_credential::Column::UserId);
+        Ok(update.exec(self.conn()).await?.rows_affected)
+    }
+
+    /// Revokes every live session of the users in scope, in one statement.
+    pub async fn revoke_sessions_in(
+        &self,
+        scope: &UserScope<'_>,
+        at: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        use super::entities::session;
+        let update = session::Entity::update_many()
+            .col_expr(session::Column::RevokedAt, Expr::value(at))
+            .filter(session::Column::TenantId.eq(scope.tenant_id))
+            .filter(session::Column::RevokedAt.is_null())
+            .filter(session::Column::ExpiresAt.gt(at));
+        let update = scope.apply(update, session::Column::UserId);
+        Ok(update.exec(self.conn()).await?.rows_affected)
+    }
+
+    /// Clears a user's failed-attempt count and lock; returns whether they were locked.
+    pub async fn unlock(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+        let Some(credential) = password_credential::Entity::find_by_id(user_id)
+            .one(self.conn())
+            .await?
+        else {
+            return Ok(false);
+        };
+        let was_locked = credential.locked_until.is_some_and(|until| until > at);
+        password_credential::Entity::update_many()
+            .col_expr(password_credential::Column::FailedAttempts, Expr::value(0))
+            .col_expr(password_credential::Column::LockoutCount, Expr::value(0))
+            .col_expr(
+                password_credential::Column::LockedUntil,
+                Expr::value(Option::<DateTime<Utc>>::None),
+            )
+            .col_expr(password_credential::Column::RecentFailures, Expr::value(""))
+            .filter(password_credential::Column::UserId.eq(user_id))
+            .exec(self.conn())
+            .await?;
+        Ok(was_locked)
     }
 }

@@ -5,6 +5,7 @@ pub mod password_credential;
 pub mod password_history;
 pub mod password_policy;
 pub mod role_assignment;
+pub mod server_secret;
 pub mod session;
 pub mod tenant;
 pub mod user;

@@ -17,6 +17,7 @@ pub struct Model {
     pub failed_attempts: i32,
     pub locked_until: Option<DateTimeUtc>,
     pub lockout_count: i32,
+    pub recent_failures: String,
 }
 
 #[allow(missing_docs)]

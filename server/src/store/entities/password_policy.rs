@@ -19,6 +19,11 @@ pub struct Model {
     pub reset_code_attempts: i32,
     pub reset_methods_required: i32,
     pub updated_at: DateTimeUtc,
+    pub min_strength_score: i32,
+    pub banned_terms: String,
+    pub expiry_reminder_days: i32,
+    pub lockout_max_seconds: i32,
+    pub invitation_hours: i32,
 }
 
 #[allow(missing_docs)]
