@@ -11,6 +11,7 @@ use sea_orm_migration::prelude::*;
 mod m20261128_000001_initial_schema;
 mod m20261128_000002_one_default_tenant;
 mod m20261128_000003_policy_and_lockout;
+mod m20261128_000004_bulk_jobs;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000001_initial_schema::Migration),
             Box::new(m20261128_000002_one_default_tenant::Migration),
             Box::new(m20261128_000003_policy_and_lockout::Migration),
+            Box::new(m20261128_000004_bulk_jobs::Migration),
         ]
     }
 }

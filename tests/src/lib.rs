@@ -390,3 +390,99 @@ pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// The `gatehouse` binary, for tests that need a real process (to kill it). `scripts/test`
+/// builds it and sets `GATEHOUSE_BIN`; otherwise it is built here.
+pub fn gatehouse_bin() -> PathBuf {
+    if let Some(path) = std::env::var_os("GATEHOUSE_BIN") {
+        return PathBuf::from(path);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let status = std::process::Command::new(cargo)
+        .args(["build", "--quiet", "-p", "gatehouse", "--bin", "gatehouse"])
+        .current_dir(&workspace)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "building the gatehouse binary failed");
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace.join("target"), PathBuf::from);
+    target.join("debug").join("gatehouse")
+}
+
+/// A `gatehouse serve --dev` child process on a data directory and database that outlive it.
+pub struct ServerProcess {
+    /// Its address.
+    pub addr: std::net::SocketAddr,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    database_url: DatabaseUrl,
+    child: tokio::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts the binary and waits until it reports SERVING.
+    pub async fn start(data_dir: &std::path::Path, database_url: &DatabaseUrl) -> ServerProcess {
+        let port = {
+            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            probe.local_addr().expect("addr").port()
+        };
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        let child = tokio::process::Command::new(gatehouse_bin())
+            .args(["serve", "--dev", "--listen", &addr.to_string()])
+            .env("GATEHOUSE_DATA_DIR", data_dir)
+            .env("GATEHOUSE_DATABASE_URL", database_url.expose())
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start the gatehouse binary");
+        let mut process = ServerProcess {
+            addr,
+            data_dir: data_dir.to_path_buf(),
+            database_url: database_url.clone(),
+            child,
+        };
+        for _ in 0..300 {
+            if let Ok(Some(status)) = process.child.try_wait() {
+                panic!("the server process exited during start-up: {status}");
+            }
+            if let Ok(client) = process.try_client().await {
+                let mut health =
+                    tonic_health::pb::health_client::HealthClient::new(client.channel());
+                if let Ok(r) = health
+                    .check(tonic_health::pb::HealthCheckRequest::default())
+                    .await
+                    && r.into_inner().status == ServingStatus::Serving as i32
+                {
+                    return process;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the server process did not report SERVING within 30 s");
+    }
+
+    async fn try_client(&self) -> Result<Client, gatehouse_client::ConnectError> {
+        let certs = self.data_dir.join("certs");
+        ClientBuilder::new(format!("https://{}", self.addr))
+            .ca_pem_file(certs.join("ca.pem"))?
+            .domain_name("localhost")
+            .identity_pem_files(certs.join("client.pem"), certs.join("client.key"))?
+            .connect()
+            .await
+    }
+
+    /// A client with the dev certificate.
+    pub async fn client(&self) -> Client {
+        self.try_client()
+            .await
+            .expect("connect to the server process")
+    }
+
+    /// SIGKILL: no shutdown, no flushing, whatever was in flight is cut.
+    pub async fn kill(mut self) -> (PathBuf, DatabaseUrl) {
+        self.child.kill().await.expect("kill");
+        (self.data_dir, self.database_url)
+    }
+}

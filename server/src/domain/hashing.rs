@@ -60,6 +60,7 @@ pub struct Hasher {
     params: Params,
     workers: Arc<Semaphore>,
     slots: Arc<Semaphore>,
+    worker_count: usize,
     dummy: Arc<str>,
 }
 
@@ -92,15 +93,26 @@ impl Hasher {
             params,
             workers: Arc::new(Semaphore::new(workers)),
             slots: Arc::new(Semaphore::new(workers + settings.queue)),
+            worker_count: workers,
             dummy: dummy.into(),
         })
     }
 
-    /// Hashes a password into a PHC string.
+    /// Hashes a password into a PHC string; sheds the call when the queue is full.
     pub async fn hash(&self, password: &Password) -> Result<PasswordHash, Error> {
+        self.hash_with(password, false).await
+    }
+
+    /// Hashes a password, waiting for a queue slot instead of shedding: for background work
+    /// (a bulk reset) that paces itself to the pool.
+    pub async fn hash_waiting(&self, password: &Password) -> Result<PasswordHash, Error> {
+        self.hash_with(password, true).await
+    }
+
+    async fn hash_with(&self, password: &Password, wait: bool) -> Result<PasswordHash, Error> {
         let argon = self.argon.clone();
         let password = password.clone();
-        self.run(move || {
+        self.run(wait, move || {
             argon
                 .hash_password(normalise(password.expose()).as_bytes())
                 .map(|h| PasswordHash::new(h.to_string()))
@@ -121,7 +133,7 @@ impl Hasher {
         let argon = self.argon.clone();
         let wanted = self.params.clone();
         let password = password.clone();
-        self.run(move || {
+        self.run(false, move || {
             let Ok(parsed) = PhcHash::new(&stored) else {
                 return Ok(Verified {
                     matches: false,
@@ -144,15 +156,29 @@ impl Hasher {
         PhcHash::new(stored.expose()).map_or(true, |parsed| is_weaker(&parsed, &self.params))
     }
 
+    /// Workers this pool runs at once.
+    pub fn workers(&self) -> usize {
+        self.worker_count
+    }
+
     async fn run<T: Send + 'static>(
         &self,
+        wait: bool,
         work: impl FnOnce() -> Result<T, Error> + Send + 'static,
     ) -> Result<T, Error> {
-        let slot = self.slots.clone().try_acquire_owned().map_err(|_| {
-            Error::ResourceExhausted(
-                "too many password checks in progress; retry shortly".to_owned(),
-            )
-        })?;
+        let slot = if wait {
+            self.slots
+                .clone()
+                .acquire_owned()
+                .await
+                .map_err(|e| Error::Internal(Box::new(e)))?
+        } else {
+            self.slots.clone().try_acquire_owned().map_err(|_| {
+                Error::ResourceExhausted(
+                    "too many password checks in progress; retry shortly".to_owned(),
+                )
+            })?
+        };
         let worker = self
             .workers
             .clone()

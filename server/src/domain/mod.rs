@@ -6,6 +6,7 @@
 mod accounts;
 pub(crate) mod audit;
 pub mod authz;
+mod bulk;
 mod error;
 pub mod hashing;
 pub mod policy;
@@ -18,6 +19,10 @@ mod users;
 
 pub use accounts::{ChangeRequired, MAX_LISTED_USERS};
 pub use audit::{AuditEvent, AuditPage, AuditQuery, ChainReport};
+pub use bulk::{
+    BulkEvent, BulkJob, BulkJobItem, BulkOutcome, BulkRequest, BulkResult, BulkSummary,
+    BulkTargets, MAX_BULK_USERS,
+};
 pub use error::{Error, FieldViolation};
 pub use hashing::{HashSettings, Hasher};
 pub use roles::RolePage;

@@ -7,7 +7,13 @@ use super::caller::caller;
 use super::convert;
 use super::pb::{self, admin_service_server::AdminService};
 use super::status::to_status;
-use crate::domain::{Actor, AuditQuery, Gatehouse, NewUser, Password, ResetOptions, UserChanges};
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use crate::domain::{
+    Actor, AuditQuery, BulkRequest, BulkTargets, Gatehouse, NewUser, Password, ResetOptions,
+    UserChanges,
+};
 
 /// The AdminService handlers.
 #[derive(Clone, Debug)]
@@ -403,5 +409,70 @@ impl AdminService for AdminApi {
             first_broken_sequence,
             problem,
         }))
+    }
+
+    type BulkResetPasswordsStream = ReceiverStream<Result<pb::BulkResetPasswordsResponse, Status>>;
+
+    #[instrument(skip_all)]
+    async fn bulk_reset_passwords(
+        &self,
+        request: Request<pb::BulkResetPasswordsRequest>,
+    ) -> Result<Response<Self::BulkResetPasswordsStream>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let targets = match (req.all_users, req.users.is_empty()) {
+            (true, true) => BulkTargets::All(convert::state_filter(req.state)?),
+            (false, false) => BulkTargets::Users(
+                req.users
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, user)| convert::user_key(&format!("users[{i}]"), Some(user)))
+                    .collect::<Result<_, _>>()?,
+            ),
+            _ => {
+                return Err(convert::invalid(
+                    "users",
+                    "list users or set all_users, not both and not neither",
+                ));
+            }
+        };
+        let bulk = BulkRequest {
+            targets,
+            require_change: req.require_change.unwrap_or(true),
+            idempotency_key: (!req.idempotency_key.is_empty()).then_some(req.idempotency_key),
+            dry_run: req.dry_run,
+        };
+        let (events, mut domain_rx) = mpsc::channel(64);
+        let (out, out_rx) = mpsc::channel(64);
+        let core = self.core.clone();
+        let failures = out.clone();
+        tokio::spawn(async move {
+            if let Err(e) = core.bulk_reset(&actor, bulk, events).await {
+                let _ = failures.send(Err(to_status(e))).await;
+            }
+        });
+        tokio::spawn(async move {
+            while let Some(event) = domain_rx.recv().await {
+                if out.send(Ok(convert::bulk_event(event))).await.is_err() {
+                    // The caller hung up; dropping the receiver tells the job to stop.
+                    break;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(out_rx)))
+    }
+
+    #[instrument(skip_all)]
+    async fn get_bulk_job(
+        &self,
+        request: Request<pb::GetBulkJobRequest>,
+    ) -> Result<Response<pb::GetBulkJobResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let job = self
+            .core
+            .bulk_job(&actor, &request.into_inner().job_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::bulk_job(job)))
     }
 }

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
-    AuditEvent, ChangeReason, Principal, Role, RoleAssignment, SessionKind, User, UserKey,
-    UserState,
+    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, Principal, Role, RoleAssignment,
+    SessionKind, User, UserKey, UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -207,5 +207,66 @@ pub(crate) fn audit_event(e: AuditEvent) -> pb::AuditEvent {
         details_json: e.details,
         previous_hash: e.prev_hash,
         hash: e.hash,
+    }
+}
+
+pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
+    use pb::bulk_reset_passwords_response::Event;
+    let event = match event {
+        BulkEvent::Result(r) => Event::Result(pb::BulkResetResult {
+            index: r.index,
+            user_ref: r.user_ref,
+            user_id: r.user_id.map(|id| id.to_string()).unwrap_or_default(),
+            outcome: match r.outcome {
+                BulkOutcome::Reset => pb::BulkOutcome::Reset,
+                BulkOutcome::WouldReset => pb::BulkOutcome::WouldReset,
+                BulkOutcome::Refused => pb::BulkOutcome::Refused,
+                BulkOutcome::NotFound => pb::BulkOutcome::NotFound,
+                BulkOutcome::AlreadyDone => pb::BulkOutcome::AlreadyDone,
+                BulkOutcome::Failed => pb::BulkOutcome::Failed,
+            }
+            .into(),
+            // One of the places a generated password leaves the server: shown once.
+            generated_password: r
+                .generated
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default(),
+            expire_time: r.expires_at.map(timestamp),
+            reason: r.reason,
+        }),
+        BulkEvent::Summary(s) => Event::Summary(pb::BulkResetSummary {
+            job_id: s.job_id.map(|id| id.to_string()).unwrap_or_default(),
+            total: s.total,
+            reset: s.reset,
+            would_reset: s.would_reset,
+            refused: s.refused,
+            not_found: s.not_found,
+            already_done: s.already_done,
+            failed: s.failed,
+        }),
+    };
+    pb::BulkResetPasswordsResponse { event: Some(event) }
+}
+
+pub(crate) fn bulk_job(job: BulkJob) -> pb::GetBulkJobResponse {
+    pb::GetBulkJobResponse {
+        job_id: job.id.to_string(),
+        actor: job.actor,
+        idempotency_key: job.idempotency_key.unwrap_or_default(),
+        create_time: Some(timestamp(job.created_at)),
+        finish_time: job.finished_at.map(timestamp),
+        total: job.total,
+        items: job
+            .items
+            .into_iter()
+            .map(|i| pb::BulkJobItem {
+                index: i.index,
+                user_ref: i.user_ref,
+                user_id: i.user_id.map(|id| id.to_string()).unwrap_or_default(),
+                outcome: i.outcome,
+                reason: i.reason,
+                done_time: i.done_at.map(timestamp),
+            })
+            .collect(),
     }
 }

@@ -6,6 +6,7 @@
 //! for each other (bounded by the busy timeout) instead of failing half-way.
 
 mod audit;
+mod bulk;
 pub mod entities;
 mod hash;
 mod lockout;
@@ -26,6 +27,7 @@ use sea_orm::{
 };
 
 pub use audit::{AuditFilter, NewAuditEvent, chain_hash};
+pub use bulk::{BulkItemRow, BulkJobRow, PENDING};
 pub use entities::{
     audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,

@@ -1,6 +1,8 @@
 //! SeaORM entities, one module per table. They mirror the migrations crate.
 
 pub mod audit_event;
+pub mod bulk_job;
+pub mod bulk_job_item;
 pub mod password_credential;
 pub mod password_history;
 pub mod password_policy;

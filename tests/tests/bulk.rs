@@ -1,0 +1,503 @@
+//! Bulk password resets: streaming, the role matrix per user, dry runs, idempotent retries,
+//! and a server killed in the middle.
+
+use std::collections::HashSet;
+
+use gatehouse_client::{Client, pb};
+use gatehouse_tests::{
+    Backend, ServerProcess, TestServer, USER_PASSWORD, backend_tests, fresh_database, user_id,
+    username,
+};
+use tonic::Code;
+
+backend_tests!(
+    bulk_reset_streams_a_result_per_user_and_a_summary,
+    a_dry_run_reports_and_changes_nothing,
+    a_retry_with_the_same_key_resets_nobody_twice,
+    an_idempotency_key_belongs_to_one_request,
+    an_interrupted_call_continues_where_it_stopped,
+    all_users_can_be_reset_by_filter,
+    a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once,
+);
+
+async fn create_users(admin: &Client, prefix: &str, count: usize) -> Vec<String> {
+    let mut ids = Vec::with_capacity(count);
+    for i in 0..count {
+        let user = admin
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: format!("{prefix}{i:04}@contoso.example"),
+                display_name: format!("Bulk {i}"),
+                ..Default::default()
+            })
+            .await
+            .expect("create")
+            .into_inner()
+            .user
+            .expect("user");
+        ids.push(user.id);
+    }
+    ids
+}
+
+struct Collected {
+    results: Vec<pb::BulkResetResult>,
+    summary: Option<pb::BulkResetSummary>,
+}
+
+async fn run(
+    admin: &Client,
+    request: pb::BulkResetPasswordsRequest,
+) -> Result<Collected, tonic::Status> {
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(request)
+        .await?
+        .into_inner();
+    let mut collected = Collected {
+        results: Vec::new(),
+        summary: None,
+    };
+    while let Some(message) = stream.message().await? {
+        match message.event.expect("event") {
+            pb::bulk_reset_passwords_response::Event::Result(r) => collected.results.push(r),
+            pb::bulk_reset_passwords_response::Event::Summary(s) => collected.summary = Some(s),
+        }
+    }
+    Ok(collected)
+}
+
+fn by_ids(ids: &[String]) -> Vec<pb::UserRef> {
+    ids.iter().map(|id| user_id(id)).collect()
+}
+
+async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let mut ids = create_users(&admin, "bulk", 60).await;
+    let (helpdesk, _) = server
+        .user_with_roles(&admin, "desk@contoso.example", &[pb::Role::PasswordAdmin])
+        .await;
+    let me = admin
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("me")
+        .into_inner()
+        .user
+        .expect("user");
+    ids.push(me.id.clone());
+    let mut users = by_ids(&ids);
+    users.push(username("ghost@contoso.example"));
+    users.push(username("BULK0001@contoso.example"));
+
+    let done = run(
+        &helpdesk,
+        pb::BulkResetPasswordsRequest {
+            users,
+            idempotency_key: "first".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("bulk");
+    let summary = done.summary.expect("summary");
+    assert_eq!(
+        (
+            summary.total,
+            summary.reset,
+            summary.refused,
+            summary.not_found
+        ),
+        (63, 61, 1, 1)
+    );
+    assert_eq!(done.results.len(), 63);
+    let indexes: HashSet<i32> = done.results.iter().map(|r| r.index).collect();
+    assert_eq!(indexes.len(), 63, "one result per user");
+    let refused = done
+        .results
+        .iter()
+        .find(|r| r.outcome() == pb::BulkOutcome::Refused)
+        .expect("refused");
+    assert_eq!(refused.user_id, me.id);
+    assert!(
+        refused.reason.contains("global_admin"),
+        "{}",
+        refused.reason
+    );
+
+    // Every generated password works once, for a change-only session.
+    let sample = done
+        .results
+        .iter()
+        // Not bulk0001: named twice, its second reset replaced the first password.
+        .find(|r| r.outcome() == pb::BulkOutcome::Reset && r.user_id != ids[1])
+        .expect("a reset");
+    assert!(sample.expire_time.is_some());
+    let user = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&sample.user_id)),
+        })
+        .await
+        .expect("get");
+    let signed_in = server
+        .sign_in(
+            &user.into_inner().user.expect("user").username,
+            &sample.generated_password,
+        )
+        .await;
+    assert_eq!(
+        signed_in.session_kind(),
+        pb::SessionKind::PasswordChangeOnly
+    );
+
+    // The same user named twice (by id and by username) is reset twice, once per mention.
+    let passwords: HashSet<&str> = done
+        .results
+        .iter()
+        .map(|r| r.generated_password.as_str())
+        .collect();
+    assert_eq!(
+        passwords.len(),
+        62,
+        "61 distinct passwords, plus the empty one of the refusals"
+    );
+
+    let job = helpdesk
+        .admin()
+        .get_bulk_job(pb::GetBulkJobRequest {
+            job_id: summary.job_id.clone(),
+        })
+        .await
+        .expect("job")
+        .into_inner();
+    assert_eq!(job.total, 63);
+    assert!(job.finish_time.is_some());
+    assert_eq!(
+        job.items.iter().filter(|i| i.outcome == "reset").count(),
+        61
+    );
+    assert_eq!(
+        job.items
+            .iter()
+            .filter(|i| i.outcome == "not_found")
+            .count(),
+        1
+    );
+}
+
+async fn a_dry_run_reports_and_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let (_, plain) = server
+        .user_with_roles(&admin, "dry@contoso.example", &[])
+        .await;
+    let (_, boss) = server
+        .user_with_roles(&admin, "drier@contoso.example", &[pb::Role::UserAdmin])
+        .await;
+    let (helpdesk, _) = server
+        .user_with_roles(&admin, "desk@contoso.example", &[pb::Role::PasswordAdmin])
+        .await;
+    let done = run(
+        &helpdesk,
+        pb::BulkResetPasswordsRequest {
+            users: vec![
+                user_id(&plain),
+                user_id(&boss),
+                username("nobody@contoso.example"),
+            ],
+            dry_run: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("dry run");
+    let outcomes: Vec<pb::BulkOutcome> = done.results.iter().map(|r| r.outcome()).collect();
+    assert_eq!(
+        outcomes,
+        [
+            pb::BulkOutcome::WouldReset,
+            pb::BulkOutcome::Refused,
+            pb::BulkOutcome::NotFound
+        ]
+    );
+    assert!(done.results.iter().all(|r| r.generated_password.is_empty()));
+    let summary = done.summary.expect("summary");
+    assert!(summary.job_id.is_empty(), "a dry run stores no job");
+    server.sign_in("dry@contoso.example", USER_PASSWORD).await;
+}
+
+async fn a_retry_with_the_same_key_resets_nobody_twice(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let ids = create_users(&admin, "again", 20).await;
+    let request = pb::BulkResetPasswordsRequest {
+        users: by_ids(&ids),
+        idempotency_key: "once".into(),
+        ..Default::default()
+    };
+    let first = run(&admin, request.clone()).await.expect("first");
+    assert_eq!(first.summary.expect("summary").reset, 20);
+    let second = run(&admin, request).await.expect("retry");
+    let summary = second.summary.expect("summary");
+    assert_eq!((summary.reset, summary.already_done), (0, 20));
+    assert!(
+        second
+            .results
+            .iter()
+            .all(|r| r.generated_password.is_empty())
+    );
+    // The passwords from the first call still work: nobody was reset again.
+    let one = &first.results[0];
+    let user = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&one.user_id)),
+        })
+        .await
+        .expect("get");
+    server
+        .sign_in(
+            &user.into_inner().user.expect("user").username,
+            &one.generated_password,
+        )
+        .await;
+}
+
+async fn an_idempotency_key_belongs_to_one_request(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let ids = create_users(&admin, "keyed", 3).await;
+    run(
+        &admin,
+        pb::BulkResetPasswordsRequest {
+            users: by_ids(&ids[..2]),
+            idempotency_key: "k".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("first");
+    let status = run(
+        &admin,
+        pb::BulkResetPasswordsRequest {
+            users: by_ids(&ids),
+            idempotency_key: "k".into(),
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("a different request under the same key");
+    assert_eq!(status.code(), Code::FailedPrecondition);
+    let status = run(&admin, pb::BulkResetPasswordsRequest::default())
+        .await
+        .err()
+        .expect("no users");
+    assert_eq!(status.code(), Code::InvalidArgument);
+    let status = run(
+        &admin,
+        pb::BulkResetPasswordsRequest {
+            users: vec![user_id(&ids[0]); 10_001],
+            ..Default::default()
+        },
+    )
+    .await
+    .err()
+    .expect("too many");
+    assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+/// Reads results until `stop_after`, then drops the stream (the caller hangs up).
+async fn run_partially(
+    admin: &Client,
+    request: pb::BulkResetPasswordsRequest,
+    stop_after: usize,
+) -> usize {
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(request)
+        .await
+        .expect("start")
+        .into_inner();
+    let mut seen = 0;
+    while seen < stop_after {
+        match stream.message().await {
+            Ok(Some(_)) => seen += 1,
+            _ => break,
+        }
+    }
+    seen
+}
+
+async fn count_bulk_resets(admin: &Client, job_id: &str) -> (usize, usize) {
+    let mut events = 0;
+    let mut targets = HashSet::new();
+    let mut token = String::new();
+    loop {
+        let page = admin
+            .admin()
+            .list_audit_events(pb::ListAuditEventsRequest {
+                action: "password.reset".into(),
+                page_size: 500,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("audit")
+            .into_inner();
+        for event in page
+            .events
+            .iter()
+            .filter(|e| e.details_json.contains(job_id))
+        {
+            events += 1;
+            targets.insert(event.target.clone());
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
+    (events, targets.len())
+}
+
+async fn an_interrupted_call_continues_where_it_stopped(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let ids = create_users(&admin, "cut", 80).await;
+    let request = pb::BulkResetPasswordsRequest {
+        users: by_ids(&ids),
+        idempotency_key: "cut".into(),
+        ..Default::default()
+    };
+    let seen = run_partially(&admin, request.clone(), 10).await;
+    assert_eq!(seen, 10);
+    let done = run(&admin, request).await.expect("retry");
+    let summary = done.summary.expect("summary");
+    assert_eq!(summary.reset + summary.already_done, 80);
+    assert!(summary.already_done >= 10, "{summary:?}");
+    let (events, targets) = count_bulk_resets(&admin, &summary.job_id).await;
+    assert_eq!((events, targets), (80, 80), "each user reset exactly once");
+}
+
+async fn all_users_can_be_reset_by_filter(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    create_users(&admin, "every", 5).await;
+    let (_, blocked) = server
+        .user_with_roles(&admin, "blocked@contoso.example", &[])
+        .await;
+    admin
+        .admin()
+        .block_sign_in(pb::BlockSignInRequest {
+            user: Some(user_id(&blocked)),
+        })
+        .await
+        .expect("block");
+    let only_blocked = run(
+        &admin,
+        pb::BulkResetPasswordsRequest {
+            all_users: true,
+            state: pb::UserState::SignInBlocked as i32,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("blocked only");
+    assert_eq!(only_blocked.summary.expect("summary").reset, 1);
+    let everyone = run(
+        &admin,
+        pb::BulkResetPasswordsRequest {
+            all_users: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .expect("everyone");
+    let summary = everyone.summary.expect("summary");
+    assert_eq!(
+        (summary.total, summary.reset, summary.refused),
+        (7, 6, 1),
+        "everyone but the caller"
+    );
+}
+
+async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(backend: Backend) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let database = fresh_database(backend, dir.path()).await;
+    let process = ServerProcess::start(dir.path(), &database).await;
+    let bootstrap = std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE))
+        .expect("bootstrap file");
+    let password = bootstrap
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("password")
+        .to_owned();
+    let client = process.client().await;
+    let first = client
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "admin@gatehouse.example".into(),
+            password: password.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("sign in")
+        .into_inner();
+    let changed = client
+        .with_session(first.session_token)
+        .self_service()
+        .change_password(pb::ChangePasswordRequest {
+            current_password: password,
+            new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
+        })
+        .await
+        .expect("change")
+        .into_inner();
+    let admin = client.with_session(changed.session_token.clone());
+    let ids = create_users(&admin, "kill", 150).await;
+    let request = pb::BulkResetPasswordsRequest {
+        users: by_ids(&ids),
+        idempotency_key: "kill-9".into(),
+        ..Default::default()
+    };
+
+    // Start, read a few results, and SIGKILL the server mid-stream.
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(request.clone())
+        .await
+        .expect("start")
+        .into_inner();
+    for _ in 0..20 {
+        stream.message().await.expect("result").expect("a result");
+    }
+    let (data_dir, database) = process.kill().await;
+
+    let process = ServerProcess::start(&data_dir, &database).await;
+    let admin = process.client().await.with_session(changed.session_token);
+    let done = run(&admin, request).await.expect("retry after the restart");
+    let summary = done.summary.expect("summary");
+    assert_eq!(summary.total, 150);
+    assert_eq!(summary.reset + summary.already_done, 150, "{summary:?}");
+    assert!(
+        summary.already_done >= 20,
+        "what was streamed before the kill is not redone: {summary:?}"
+    );
+    let (events, targets) = count_bulk_resets(&admin, &summary.job_id).await;
+    assert_eq!(
+        (events, targets),
+        (150, 150),
+        "each user reset exactly once"
+    );
+    let chain = admin
+        .admin()
+        .verify_audit_chain(pb::VerifyAuditChainRequest {})
+        .await
+        .expect("verify")
+        .into_inner();
+    assert!(chain.intact, "{chain:?}");
+    process.kill().await;
+}
