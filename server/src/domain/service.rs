@@ -70,29 +70,64 @@ impl Gatehouse {
     ) -> Result<Option<(String, Password)>, Error> {
         let tenant = match self.store.default_tenant().await? {
             Some(tenant) => tenant,
-            None => {
-                let tx = self.store.write().await?;
-                let tenant = tx.insert_tenant(tenant_name, Some(domain), true).await?;
-                tx.put_policy(policy_row(tenant.id, &PasswordPolicy::default()))
-                    .await?;
-                tx.append_audit(audit::event(
-                    tenant.id,
-                    "system".to_owned(),
-                    None,
-                    "tenant.create",
-                    format!("tenant:{}", tenant.id),
-                    audit::Outcome::Success,
-                    &[("name", tenant_name)],
-                ))
-                .await?;
-                tx.commit().await?;
-                tracing::info!(tenant = %tenant.id, name = tenant_name, "created the default tenant");
-                tenant
-            }
+            None => self.insert_tenant(tenant_name, domain, true).await?,
         };
         let Some(username) = admin else {
             return Ok(None);
         };
+        self.first_admin(&tenant, username).await
+    }
+
+    /// Creates another tenant (not the default) with the default policy and `admin` as its
+    /// global admin; returns the tenant id and the admin's one-time password.
+    pub async fn create_tenant(
+        &self,
+        name: &str,
+        domain: &str,
+        admin: &str,
+    ) -> Result<(Uuid, Password), Error> {
+        let tenant = self.insert_tenant(name, domain, false).await?;
+        let (_, password) = self
+            .first_admin(&tenant, admin)
+            .await?
+            .ok_or_else(|| corrupt("a new tenant already had an admin".to_owned()))?;
+        Ok((tenant.id, password))
+    }
+
+    async fn insert_tenant(
+        &self,
+        tenant_name: &str,
+        domain: &str,
+        is_default: bool,
+    ) -> Result<TenantRow, Error> {
+        let tx = self.store.write().await?;
+        let tenant = tx
+            .insert_tenant(tenant_name, Some(domain), is_default)
+            .await?;
+        tx.put_policy(policy_row(tenant.id, &PasswordPolicy::default()))
+            .await?;
+        tx.append_audit(audit::event(
+            tenant.id,
+            "system".to_owned(),
+            None,
+            "tenant.create",
+            format!("tenant:{}", tenant.id),
+            audit::Outcome::Success,
+            &[("name", tenant_name)],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant.id, name = tenant_name, is_default, "created a tenant");
+        Ok(tenant)
+    }
+
+    /// Makes `username` (created when missing) a global admin of the tenant with a one-time
+    /// password; `None` when the tenant has a global admin already.
+    async fn first_admin(
+        &self,
+        tenant: &TenantRow,
+        username: &str,
+    ) -> Result<Option<(String, Password)>, Error> {
         let admins = self
             .store
             .list_roles(

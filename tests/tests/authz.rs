@@ -1,0 +1,486 @@
+//! Every AdminService RPC called by every kind of caller, checked against the role matrix:
+//! each role, a user without a role, a change-only session, the admin of another tenant, a
+//! service principal with a role and one without (no session at all).
+
+use std::time::Duration;
+
+use gatehouse::domain::{Gatehouse, HashSettings, Hasher, Settings};
+use gatehouse::store::Store;
+use gatehouse_client::{Client, pb};
+use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, USER_PASSWORD, backend_tests, user_id};
+use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair};
+use tonic::{Code, Status};
+
+backend_tests!(every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Caller {
+    GlobalAdmin,
+    UserAdmin,
+    PasswordAdmin,
+    Auditor,
+    PlainUser,
+    ChangeOnly,
+    OtherTenantAdmin,
+    ServiceWithRole,
+    NoSession,
+}
+
+const CALLERS: [Caller; 9] = [
+    Caller::GlobalAdmin,
+    Caller::UserAdmin,
+    Caller::PasswordAdmin,
+    Caller::Auditor,
+    Caller::PlainUser,
+    Caller::ChangeOnly,
+    Caller::OtherTenantAdmin,
+    Caller::ServiceWithRole,
+    Caller::NoSession,
+];
+
+#[derive(Clone, Copy, Debug)]
+enum Rpc {
+    CreateUser,
+    GetUser,
+    ListUsers,
+    UpdateUser,
+    DeleteUser,
+    ResetPassword,
+    AssignRole,
+    RevokeRole,
+    ListRoleAssignments,
+    GetPasswordPolicy,
+    UpdatePasswordPolicy,
+    RequirePasswordChange,
+    BlockSignIn,
+    UnblockSignIn,
+    UnlockUser,
+    RevokeSessions,
+    CanReset,
+    ListAuditEvents,
+    VerifyAuditChain,
+    BulkResetPasswords,
+    GetBulkJob,
+}
+
+const RPCS: [Rpc; 21] = [
+    Rpc::CreateUser,
+    Rpc::GetUser,
+    Rpc::ListUsers,
+    Rpc::UpdateUser,
+    Rpc::DeleteUser,
+    Rpc::ResetPassword,
+    Rpc::AssignRole,
+    Rpc::RevokeRole,
+    Rpc::ListRoleAssignments,
+    Rpc::GetPasswordPolicy,
+    Rpc::UpdatePasswordPolicy,
+    Rpc::RequirePasswordChange,
+    Rpc::BlockSignIn,
+    Rpc::UnblockSignIn,
+    Rpc::UnlockUser,
+    Rpc::RevokeSessions,
+    Rpc::CanReset,
+    Rpc::ListAuditEvents,
+    Rpc::VerifyAuditChain,
+    Rpc::BulkResetPasswords,
+    Rpc::GetBulkJob,
+];
+
+/// What a caller should get from an RPC aimed at a user of the first tenant.
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    Allowed,
+    Denied,
+    /// The other tenant's admin: the user does not exist in their tenant.
+    NotFound,
+}
+
+fn expected(caller: Caller, rpc: Rpc) -> Expect {
+    use Caller::*;
+    use Rpc::*;
+    // The role each caller acts with; the service holds password_admin.
+    let role = match caller {
+        GlobalAdmin => "global",
+        UserAdmin => "user",
+        PasswordAdmin | ServiceWithRole => "password",
+        Auditor => "auditor",
+        PlainUser | ChangeOnly | NoSession => return Expect::Denied,
+        OtherTenantAdmin => {
+            return match rpc {
+                // Tenant-wide calls act on their own tenant.
+                CreateUser
+                | ListUsers
+                | ListRoleAssignments
+                | GetPasswordPolicy
+                | UpdatePasswordPolicy
+                | RequirePasswordChange
+                | ListAuditEvents
+                | VerifyAuditChain
+                | BulkResetPasswords => Expect::Allowed,
+                _ => Expect::NotFound,
+            };
+        }
+    };
+    let allowed: &[&str] = match rpc {
+        CreateUser | UpdateUser | DeleteUser | BlockSignIn | UnblockSignIn => &["global", "user"],
+        GetUser | ListUsers | ListRoleAssignments | GetPasswordPolicy | CanReset => {
+            &["global", "user", "password", "auditor"]
+        }
+        ResetPassword
+        | RequirePasswordChange
+        | UnlockUser
+        | RevokeSessions
+        | BulkResetPasswords => &["global", "user", "password"],
+        AssignRole | RevokeRole | UpdatePasswordPolicy => &["global"],
+        ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
+        GetBulkJob => &["global", "user", "password", "auditor"],
+    };
+    if allowed.contains(&role) {
+        Expect::Allowed
+    } else {
+        Expect::Denied
+    }
+}
+
+fn principal(id: &str) -> Option<pb::Principal> {
+    Some(pb::Principal {
+        kind: Some(pb::principal::Kind::UserId(id.to_owned())),
+    })
+}
+
+/// Prepares what the RPC needs (as the global admin) and calls it as `client`.
+async fn call(
+    rpc: Rpc,
+    admin: &Client,
+    client: &Client,
+    fresh: &str,
+    job_id: &str,
+    n: usize,
+) -> Result<(), Status> {
+    let target = Some(user_id(fresh));
+    let mut stub = client.admin();
+    match rpc {
+        Rpc::CreateUser => stub
+            .create_user(pb::CreateUserRequest {
+                username: format!("created{n}@contoso.example"),
+                display_name: "Created".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::GetUser => stub
+            .get_user(pb::GetUserRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::ListUsers => stub
+            .list_users(pb::ListUsersRequest::default())
+            .await
+            .map(drop),
+        Rpc::UpdateUser => stub
+            .update_user(pb::UpdateUserRequest {
+                id: fresh.to_owned(),
+                version: 1,
+                display_name: Some("Renamed".into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::DeleteUser => stub
+            .delete_user(pb::DeleteUserRequest {
+                id: fresh.to_owned(),
+                version: 0,
+            })
+            .await
+            .map(drop),
+        Rpc::ResetPassword => stub
+            .reset_password(pb::ResetPasswordRequest {
+                user: target,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::AssignRole => stub
+            .assign_role(pb::AssignRoleRequest {
+                principal: principal(fresh),
+                role: pb::Role::Auditor as i32,
+            })
+            .await
+            .map(drop),
+        Rpc::RevokeRole => {
+            admin
+                .admin()
+                .assign_role(pb::AssignRoleRequest {
+                    principal: principal(fresh),
+                    role: pb::Role::Auditor as i32,
+                })
+                .await
+                .expect("set up a role to revoke");
+            stub.revoke_role(pb::RevokeRoleRequest {
+                principal: principal(fresh),
+                role: pb::Role::Auditor as i32,
+            })
+            .await
+            .map(drop)
+        }
+        Rpc::ListRoleAssignments => stub
+            .list_role_assignments(pb::ListRoleAssignmentsRequest::default())
+            .await
+            .map(drop),
+        Rpc::GetPasswordPolicy => stub
+            .get_password_policy(pb::GetPasswordPolicyRequest {})
+            .await
+            .map(drop),
+        Rpc::UpdatePasswordPolicy => stub
+            .update_password_policy(pb::UpdatePasswordPolicyRequest {
+                update: Some(pb::PasswordPolicyUpdate {
+                    history_count: Some(5),
+                    ..Default::default()
+                }),
+            })
+            .await
+            .map(drop),
+        Rpc::RequirePasswordChange => stub
+            .require_password_change(pb::RequirePasswordChangeRequest {
+                user_ids: vec![fresh.to_owned()],
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::BlockSignIn => stub
+            .block_sign_in(pb::BlockSignInRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::UnblockSignIn => {
+            admin
+                .admin()
+                .block_sign_in(pb::BlockSignInRequest {
+                    user: Some(user_id(fresh)),
+                })
+                .await
+                .expect("set up a block");
+            stub.unblock_sign_in(pb::UnblockSignInRequest { user: target })
+                .await
+                .map(drop)
+        }
+        Rpc::UnlockUser => stub
+            .unlock_user(pb::UnlockUserRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::RevokeSessions => stub
+            .revoke_sessions(pb::RevokeSessionsRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::CanReset => stub
+            .can_reset(pb::CanResetRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::ListAuditEvents => stub
+            .list_audit_events(pb::ListAuditEventsRequest::default())
+            .await
+            .map(drop),
+        Rpc::VerifyAuditChain => stub
+            .verify_audit_chain(pb::VerifyAuditChainRequest {})
+            .await
+            .map(drop),
+        Rpc::BulkResetPasswords => {
+            let mut stream = stub
+                .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+                    users: vec![user_id(fresh)],
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            while stream.message().await?.is_some() {}
+            Ok(())
+        }
+        Rpc::GetBulkJob => stub
+            .get_bulk_job(pb::GetBulkJobRequest {
+                job_id: job_id.to_owned(),
+            })
+            .await
+            .map(drop),
+    }
+}
+
+async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+
+    let mut clients = Vec::new();
+    for caller in CALLERS {
+        let client = match caller {
+            Caller::GlobalAdmin => admin.clone(),
+            Caller::UserAdmin => {
+                server
+                    .user_with_roles(&admin, "ua@contoso.example", &[pb::Role::UserAdmin])
+                    .await
+                    .0
+            }
+            Caller::PasswordAdmin => {
+                server
+                    .user_with_roles(&admin, "pa@contoso.example", &[pb::Role::PasswordAdmin])
+                    .await
+                    .0
+            }
+            Caller::Auditor => {
+                server
+                    .user_with_roles(&admin, "au@contoso.example", &[pb::Role::Auditor])
+                    .await
+                    .0
+            }
+            Caller::PlainUser => {
+                server
+                    .user_with_roles(&admin, "plain@contoso.example", &[])
+                    .await
+                    .0
+            }
+            Caller::ChangeOnly => {
+                // A global admin whose password must change: the session may not administer.
+                let (_, id) = server
+                    .user_with_roles(&admin, "ga2@contoso.example", &[pb::Role::GlobalAdmin])
+                    .await;
+                let reset = admin
+                    .admin()
+                    .reset_password(pb::ResetPasswordRequest {
+                        user: Some(user_id(&id)),
+                        ..Default::default()
+                    })
+                    .await
+                    .expect("reset")
+                    .into_inner();
+                let signed_in = server
+                    .sign_in("ga2@contoso.example", &reset.generated_password)
+                    .await;
+                assert_eq!(
+                    signed_in.session_kind(),
+                    pb::SessionKind::PasswordChangeOnly
+                );
+                server.client().await.with_session(signed_in.session_token)
+            }
+            Caller::OtherTenantAdmin => other_tenant_admin(&server).await,
+            Caller::ServiceWithRole => {
+                admin
+                    .admin()
+                    .assign_role(pb::AssignRoleRequest {
+                        principal: Some(pb::Principal {
+                            kind: Some(pb::principal::Kind::Service("automation".into())),
+                        }),
+                        role: pb::Role::PasswordAdmin as i32,
+                    })
+                    .await
+                    .expect("assign to the service");
+                let (cert, key) = service_certificate(&server, "automation");
+                server.client_with_identity(&cert, &key).await
+            }
+            Caller::NoSession => server.client().await,
+        };
+        clients.push((caller, client));
+    }
+    let (_, job_target) = server
+        .user_with_roles(&admin, "jobtarget@contoso.example", &[])
+        .await;
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users: vec![user_id(&job_target)],
+            ..Default::default()
+        })
+        .await
+        .expect("bulk")
+        .into_inner();
+    let mut job_id = String::new();
+    while let Some(message) = stream.message().await.expect("stream") {
+        if let Some(pb::bulk_reset_passwords_response::Event::Summary(s)) = message.event {
+            job_id = s.job_id;
+        }
+    }
+
+    let mut n = 0;
+    let mut mismatches = Vec::new();
+    for rpc in RPCS {
+        for (caller, client) in &clients {
+            n += 1;
+            let (_, fresh) = server
+                .user_with_roles(&admin, &format!("t{n}@contoso.example"), &[])
+                .await;
+            let result = call(rpc, &admin, client, &fresh, &job_id, n).await;
+            let got = match &result {
+                Ok(()) => Expect::Allowed,
+                Err(s) if s.code() == Code::PermissionDenied => Expect::Denied,
+                Err(s) if s.code() == Code::NotFound => Expect::NotFound,
+                Err(s) => panic!("{caller:?} calling {rpc:?}: unexpected {s:?}"),
+            };
+            let want = expected(*caller, rpc);
+            if got != want {
+                mismatches.push(format!(
+                    "{caller:?} calling {rpc:?}: expected {want:?}, got {result:?}"
+                ));
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
+}
+
+/// A second tenant with its own global admin, signed in with a full session.
+async fn other_tenant_admin(server: &TestServer) -> Client {
+    let store = Store::connect(&server.config.database_url())
+        .await
+        .expect("store");
+    let hasher = Hasher::new(HashSettings::default()).expect("hasher");
+    let core = Gatehouse::new(
+        store,
+        hasher,
+        Settings {
+            session_ttl: Duration::from_secs(600),
+            change_session_ttl: Duration::from_secs(600),
+        },
+    );
+    let (_, password) = core
+        .create_tenant("fabrikam", "fabrikam.example", "boss@fabrikam.example")
+        .await
+        .expect("tenant");
+    let client = server.client().await;
+    let first = client
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "boss@fabrikam.example".into(),
+            password: password.expose().to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("sign in to the other tenant")
+        .into_inner();
+    let changed = client
+        .with_session(first.session_token)
+        .self_service()
+        .change_password(pb::ChangePasswordRequest {
+            current_password: password.expose().to_owned(),
+            new_password: ADMIN_PASSWORD.into(),
+        })
+        .await
+        .expect("change")
+        .into_inner();
+    assert!(!USER_PASSWORD.is_empty());
+    client.with_session(changed.session_token)
+}
+
+/// A client certificate from the dev CA with `name` as its identity.
+fn service_certificate(server: &TestServer, name: &str) -> (String, String) {
+    let ca_pem = std::fs::read_to_string(server.cert_path("ca.pem")).expect("ca");
+    let ca_key =
+        KeyPair::from_pem(&std::fs::read_to_string(server.cert_path("ca.key")).expect("key"))
+            .expect("key");
+    let issuer = Issuer::from_ca_cert_pem(&ca_pem, ca_key).expect("issuer");
+    let mut params = CertificateParams::new(Vec::<String>::new()).expect("params");
+    params.distinguished_name.push(DnType::CommonName, name);
+    params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let key = KeyPair::generate().expect("key");
+    let cert = params.signed_by(&key, &issuer).expect("sign");
+    (cert.pem(), key.serialize_pem())
+}
