@@ -12,6 +12,7 @@ mod m20261128_000001_initial_schema;
 mod m20261128_000002_one_default_tenant;
 mod m20261128_000003_policy_and_lockout;
 mod m20261128_000004_bulk_jobs;
+mod m20261128_000005_outbox_and_codes;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000002_one_default_tenant::Migration),
             Box::new(m20261128_000003_policy_and_lockout::Migration),
             Box::new(m20261128_000004_bulk_jobs::Migration),
+            Box::new(m20261128_000005_outbox_and_codes::Migration),
         ]
     }
 }

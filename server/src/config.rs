@@ -56,6 +56,39 @@ pub struct Config {
     pub bootstrap_admin: String,
     /// Log filter in `tracing` EnvFilter syntax (`RUST_LOG` wins when set).
     pub log: String,
+    /// SMTP server for email. Unset: in dev mode messages are written as files under
+    /// `<data_dir>/outbox/`; otherwise they wait in the outbox until SMTP is configured.
+    pub smtp_host: Option<String>,
+    /// SMTP port.
+    pub smtp_port: u16,
+    /// SMTP transport security: `starttls`, `tls` or `none` (a local relay only).
+    pub smtp_security: String,
+    /// SMTP user name, when the server requires authentication.
+    pub smtp_username: Option<String>,
+    /// SMTP password.
+    pub smtp_password: Option<SecretValue>,
+    /// The From address of every email.
+    pub mail_from: String,
+    /// How often an idle dispatcher looks for due messages, in milliseconds.
+    pub outbox_poll_millis: u64,
+}
+
+/// A configuration value that is a secret: `Debug` prints a redaction.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct SecretValue(String);
+
+impl SecretValue {
+    /// The value, for the one place that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for SecretValue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 impl Default for Config {
@@ -80,6 +113,13 @@ impl Default for Config {
             default_domain: "gatehouse.example".to_owned(),
             bootstrap_admin: "admin@gatehouse.example".to_owned(),
             log: "info,sqlx=warn,sea_orm=warn,h2=warn".to_owned(),
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_security: "starttls".to_owned(),
+            smtp_username: None,
+            smtp_password: None,
+            mail_from: "Gatehouse <gatehouse@localhost>".to_owned(),
+            outbox_poll_millis: 500,
         }
     }
 }
@@ -155,6 +195,13 @@ impl Config {
             "default_domain",
             "bootstrap_admin",
             "log",
+            "smtp_host",
+            "smtp_port",
+            "smtp_security",
+            "smtp_username",
+            "smtp_password",
+            "mail_from",
+            "outbox_poll_millis",
         ]
     }
 

@@ -166,6 +166,18 @@ pub async fn serve(
         .build_v1alpha()
         .context("while building reflection (v1alpha)")?;
 
+    let dispatcher = match mail_transport(&config)? {
+        Some((transport, from)) => Some(tokio::spawn(crate::notify::run_dispatcher(
+            store.clone(),
+            transport,
+            from,
+            Duration::from_millis(config.outbox_poll_millis.max(10)),
+        ))),
+        None => {
+            tracing::warn!("no smtp_host configured: email stays in the outbox until one is");
+            None
+        }
+    };
     let health_task = tokio::spawn(watch_health(store, health_reporter));
     let address = listener.local_addr().ok();
     tracing::info!(address = ?address, "gatehouse serving over mTLS");
@@ -187,9 +199,51 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     health_task.abort();
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.abort();
+    }
     result.context("while serving")?;
     tracing::info!("gatehouse stopped");
     Ok(())
+}
+
+/// The email transport the configuration asks for: SMTP when a host is set, files under the
+/// data directory in dev mode, else none (messages wait in the outbox).
+fn mail_transport(
+    config: &Config,
+) -> anyhow::Result<Option<(crate::notify::Transport, lettre::message::Mailbox)>> {
+    use crate::notify::{SmtpSecurity, SmtpSettings, Transport};
+    let from = config
+        .mail_from
+        .parse()
+        .with_context(|| format!("mail_from `{}` is not an email address", config.mail_from))?;
+    let transport = match &config.smtp_host {
+        Some(host) => {
+            let security = match config.smtp_security.as_str() {
+                "none" => SmtpSecurity::None,
+                "starttls" => SmtpSecurity::StartTls,
+                "tls" => SmtpSecurity::Tls,
+                other => {
+                    anyhow::bail!("smtp_security must be starttls, tls or none, not `{other}`")
+                }
+            };
+            let credentials = match (&config.smtp_username, &config.smtp_password) {
+                (Some(user), Some(password)) => Some((user.clone(), password.expose().to_owned())),
+                (None, None) => None,
+                _ => anyhow::bail!("set both smtp_username and smtp_password, or neither"),
+            };
+            Transport::smtp(SmtpSettings {
+                host: host.clone(),
+                port: config.smtp_port,
+                security,
+                credentials,
+            })
+            .context("while setting up SMTP")?
+        }
+        None if config.dev => Transport::Files(config.data_dir.join("outbox")),
+        None => return Ok(None),
+    };
+    Ok(Some((transport, from)))
 }
 
 /// Reports SERVING while the database answers, NOT_SERVING while it does not.

@@ -8,6 +8,8 @@
 
 #![forbid(unsafe_code)]
 
+pub mod smtp;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -312,6 +314,7 @@ impl TestServer {
                 user: Some(user_id(&user.id)),
                 password: USER_PASSWORD.to_owned(),
                 require_change: Some(false),
+                ..Default::default()
             })
             .await
             .expect("set password");

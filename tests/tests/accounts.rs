@@ -172,6 +172,7 @@ async fn new_passwords_are_checked_against_the_tenants_policy(backend: Backend) 
             user: Some(user_id(&id)),
             password: password.to_owned(),
             require_change: Some(false),
+            ..Default::default()
         };
         async move { client.reset_password(request).await }
     };

@@ -301,6 +301,7 @@ async fn caller_chosen_password_without_required_change_opens_a_full_session(bac
             user: Some(user_id(&dave_id)),
             password: "a chosen passphrase for this account".into(),
             require_change: Some(false),
+            ..Default::default()
         })
         .await
         .expect("reset")
@@ -359,6 +360,7 @@ async fn policy_failures_name_each_broken_rule(backend: Backend) {
             user: Some(username("erin@contoso.example")),
             password: "short".into(),
             require_change: None,
+            ..Default::default()
         })
         .await
         .unwrap_err();

@@ -9,6 +9,7 @@ pub mod authz;
 mod bulk;
 mod error;
 pub mod hashing;
+mod notices;
 pub mod policy;
 mod roles;
 mod secret;

@@ -343,6 +343,107 @@ impl Gatehouse {
         Ok(ChangedPassword { token, expires_at })
     }
 
+    /// Sets a new password with an invitation code. Every failure to match (unknown user,
+    /// wrong, used or expired code) is one answer; each wrong code spends one of its tries.
+    pub async fn complete_password_reset(
+        &self,
+        caller: &Caller,
+        username: &str,
+        code: &Password,
+        new_password: &Password,
+        tenant: &str,
+    ) -> Result<(), Error> {
+        let mut violations = Vec::new();
+        if username.is_empty() {
+            violations.push(FieldViolation::new("username", "required"));
+        }
+        if code.expose().trim().is_empty() {
+            violations.push(FieldViolation::new("code", "required"));
+        }
+        if new_password.expose().is_empty() {
+            violations.push(FieldViolation::new("new_password", "required"));
+        }
+        Error::from_violations(violations)?;
+        let invalid = || {
+            Error::Unauthenticated(
+                "the code is not valid: it may be mistyped, used or expired".to_owned(),
+            )
+        };
+        let username = username.to_lowercase();
+        let Some(tenant) = self.tenant_for_sign_in(tenant, &username).await? else {
+            return Err(invalid());
+        };
+        let Some(user) = self.store.user_by_username(tenant.id, &username).await? else {
+            return Err(invalid());
+        };
+        let now = store::now();
+        let Some(stored) = self
+            .store
+            .live_code(user.id, super::users::INVITATION, now)
+            .await?
+        else {
+            return Err(invalid());
+        };
+        if stored.code_hash != super::users::code_digest(code) {
+            self.store.spend_code_try(stored.id).await?;
+            self.audit_failed_sign_in(
+                Some(user.tenant_id),
+                caller,
+                Some(user.id),
+                "wrong_invitation_code",
+            )
+            .await;
+            return Err(invalid());
+        }
+        let policy = self.policy(user.tenant_id).await?;
+        Error::from_violations(policy.check_new(
+            "new_password",
+            new_password,
+            &user.username,
+            &user.display_name,
+        ))?;
+        let hash = self.hasher.hash(new_password).await?;
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        let Some(locked) = tx.lock_user(user.tenant_id, user.id).await? else {
+            return Err(invalid());
+        };
+        if !tx.use_code(stored.id, now).await? {
+            return Err(invalid());
+        }
+        tx.put_credential(new_credential(
+            user.id,
+            user.tenant_id,
+            hash,
+            now,
+            None,
+            false,
+            false,
+        ))
+        .await?;
+        tx.trim_history(user.id, u64::from(policy.history_count))
+            .await?;
+        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        tx.unlock(user.id, now).await?;
+        tx.enqueue(super::notices::password_changed(
+            &locked,
+            "with an invitation code",
+        ))
+        .await?;
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "password.reset_completed",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("revoked_sessions", &revoked.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user = %user.id, "password set with an invitation code");
+        Ok(())
+    }
+
     /// Revokes the caller's session.
     pub async fn sign_out(&self, caller: &Caller) -> Result<(), Error> {
         let session = self.authenticate(caller).await?;

@@ -15,6 +15,22 @@ use super::service::{Gatehouse, corrupt, new_credential};
 use super::types::{Actor, Role, User, UserState};
 use crate::store::{self, CredentialRow, Tx, UserFilter, UserPatch, UserRow};
 
+/// The purpose of an administrator's invitation code.
+pub(crate) const INVITATION: &str = "invitation";
+
+/// SHA-256 of a code as typed, ignoring dashes, spaces and case: codes are long random
+/// strings, so a fast hash is enough (unlike passwords).
+pub(crate) fn code_digest(code: &Password) -> String {
+    use sha2::Digest as _;
+    let typed: String = code
+        .expose()
+        .chars()
+        .filter(|c| !c.is_whitespace() && *c != '-')
+        .flat_map(char::to_lowercase)
+        .collect();
+    hex::encode(sha2::Sha256::digest(typed.as_bytes()))
+}
+
 /// Largest page a listing returns.
 pub(crate) const MAX_PAGE_SIZE: u32 = 500;
 /// Page size when the caller names none.
@@ -60,6 +76,8 @@ pub struct ResetOptions {
     pub password: Option<Password>,
     /// Require a change at next sign-in (a temporary password).
     pub require_change: bool,
+    /// Email a single-use code instead of showing a password.
+    pub invite: bool,
 }
 
 /// Output of [`Gatehouse::reset_password`].
@@ -73,6 +91,8 @@ pub struct ResetOutcome {
     pub expires_at: Option<DateTime<Utc>>,
     /// Sessions revoked.
     pub revoked_sessions: u64,
+    /// An invitation was queued.
+    pub invitation_sent: bool,
 }
 
 /// A user named by id or username.
@@ -291,8 +311,17 @@ impl Gatehouse {
         )
         .await?;
         let target = self.find_user(actor, key).await?;
+        if options.invite && options.password.is_some() {
+            return Err(Error::invalid(
+                "password",
+                "an invitation lets the person choose their password: leave password empty",
+            ));
+        }
         self.authorize(actor, "password.reset", target.id).await?;
         let policy = self.policy(actor.tenant_id).await?;
+        if options.invite {
+            return self.invite(actor, &target, &policy).await;
+        }
         let (password, generated) = match options.password {
             Some(password) => {
                 Error::from_violations(policy.check_new(
@@ -352,6 +381,73 @@ impl Gatehouse {
             change_required: options.require_change,
             expires_at,
             revoked_sessions,
+            invitation_sent: false,
+        })
+    }
+
+    /// The invitation flavour of a reset: the old password stops working (it is replaced by
+    /// a random one nobody sees), sessions end, and a single-use code goes to the person
+    /// through the outbox, in the same transaction.
+    async fn invite(
+        &self,
+        actor: &Actor,
+        target: &UserRow,
+        policy: &super::policy::PasswordPolicy,
+    ) -> Result<ResetOutcome, Error> {
+        let unusable = self.hasher.hash(&generate_password()).await?;
+        let code = generate_password();
+        let now = store::now();
+        let expires_at = now + chrono::Duration::hours(policy.invitation_hours.into());
+        let (tx, user, _) = self.target_tx(actor, "password.reset", target.id).await?;
+        tx.put_credential(new_credential(
+            target.id,
+            actor.tenant_id,
+            unusable,
+            now,
+            None,
+            true,
+            false,
+        ))
+        .await?;
+        tx.trim_history(target.id, u64::from(policy.history_count))
+            .await?;
+        let revoked_sessions = tx.revoke_user_sessions(target.id, now).await?;
+        tx.insert_code(store::CodeRow {
+            id: Uuid::now_v7(),
+            tenant_id: actor.tenant_id,
+            user_id: target.id,
+            purpose: INVITATION.to_owned(),
+            code_hash: code_digest(&code),
+            created_at: now,
+            expires_at,
+            attempts: 0,
+            max_attempts: i32::try_from(policy.reset_code_attempts).unwrap_or(5),
+            used_at: None,
+        })
+        .await?;
+        tx.enqueue(super::notices::invitation(&user, &code, expires_at))
+            .await?;
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "password.reset",
+            format!("user:{}", target.id),
+            Outcome::Success,
+            &[
+                ("delivery", "invitation"),
+                ("revoked_sessions", &revoked_sessions.to_string()),
+            ],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(user = %target.id, revoked_sessions, "password reset by invitation");
+        Ok(ResetOutcome {
+            generated: None,
+            change_required: true,
+            expires_at: Some(expires_at),
+            revoked_sessions,
+            invitation_sent: true,
         })
     }
 

@@ -136,9 +136,15 @@ impl AdminService for AdminApi {
         let actor = self.actor(&request).await?;
         let req = request.into_inner();
         let key = convert::user_key("user", req.user)?;
+        let invite = match pb::ResetDelivery::try_from(req.delivery) {
+            Ok(pb::ResetDelivery::Unspecified | pb::ResetDelivery::ShowOnce) => false,
+            Ok(pb::ResetDelivery::Invitation) => true,
+            Err(_) => return Err(convert::invalid("delivery", "unknown delivery")),
+        };
         let options = ResetOptions {
             password: (!req.password.is_empty()).then(|| Password::new(req.password)),
             require_change: req.require_change.unwrap_or(true),
+            invite,
         };
         let outcome = self
             .core
@@ -146,7 +152,8 @@ impl AdminService for AdminApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ResetPasswordResponse {
-            // The one place a generated password leaves the server.
+            // One of the two places a generated password leaves the server (the other is the
+            // bulk reset stream): shown once, to the administrator who asked.
             generated_password: outcome
                 .generated
                 .map(|p| p.expose().to_owned())
@@ -154,6 +161,7 @@ impl AdminService for AdminApi {
             password_change_required: outcome.change_required,
             expire_time: outcome.expires_at.map(convert::timestamp),
             revoked_sessions: i32::try_from(outcome.revoked_sessions).unwrap_or(i32::MAX),
+            invitation_sent: outcome.invitation_sent,
         }))
     }
 

@@ -90,4 +90,20 @@ impl SelfService for SelfApi {
             session_expire_time: Some(convert::timestamp(session.expires_at)),
         }))
     }
+
+    #[instrument(skip_all)]
+    async fn complete_password_reset(
+        &self,
+        request: Request<pb::CompletePasswordResetRequest>,
+    ) -> Result<Response<pb::CompletePasswordResetResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let code = Password::new(req.code);
+        let new_password = Password::new(req.new_password);
+        self.core
+            .complete_password_reset(&caller, &req.username, &code, &new_password, &req.tenant)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CompletePasswordResetResponse {}))
+    }
 }

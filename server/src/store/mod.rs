@@ -7,9 +7,11 @@
 
 mod audit;
 mod bulk;
+mod codes;
 pub mod entities;
 mod hash;
 mod lockout;
+mod outbox;
 mod roles;
 mod sessions;
 mod tenants;
@@ -28,6 +30,7 @@ use sea_orm::{
 
 pub use audit::{AuditFilter, NewAuditEvent, chain_hash};
 pub use bulk::{BulkItemRow, BulkJobRow, PENDING};
+pub use codes::CodeRow;
 pub use entities::{
     audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
@@ -35,6 +38,7 @@ pub use entities::{
 };
 pub use hash::PasswordHash;
 pub use lockout::{RECENT_FAILURES, Recorded};
+pub use outbox::{NewMessage, OutboxRow};
 pub use roles::RoleFilter;
 pub use url::DatabaseUrl;
 pub use users::{UserFilter, UserPatch, UserScope};

@@ -3,6 +3,8 @@
 pub mod audit_event;
 pub mod bulk_job;
 pub mod bulk_job_item;
+pub mod one_time_code;
+pub mod outbox_message;
 pub mod password_credential;
 pub mod password_history;
 pub mod password_policy;

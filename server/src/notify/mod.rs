@@ -1,0 +1,160 @@
+//! Delivery of the outbox: a dispatcher per server claims due messages atomically, sends
+//! them and marks them sent, retrying failures with exponential back-off. Email goes over
+//! SMTP (`lettre`); with nothing configured in dev mode, messages are written as `.eml` files
+//! under the data directory so a person trying Gatehouse locally can read them.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
+use uuid::Uuid;
+
+use crate::store::{OutboxRow, Store};
+
+/// How long a claim lasts before another server may take the message.
+const CLAIM: Duration = Duration::from_secs(60);
+/// Messages claimed per round.
+const BATCH: u64 = 16;
+/// Longest wait between two attempts of one message.
+const MAX_BACKOFF_SECS: i64 = 3600;
+
+/// Where email goes.
+#[derive(Clone)]
+pub enum Transport {
+    /// An SMTP server.
+    Smtp(AsyncSmtpTransport<Tokio1Executor>),
+    /// `.eml` files in a directory (dev mode without SMTP).
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for Transport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Transport::Smtp(_) => f.write_str("Transport::Smtp"),
+            Transport::Files(dir) => write!(f, "Transport::Files({})", dir.display()),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// Plain text (a local relay or a test sink only).
+    None,
+    /// STARTTLS on a plain connection.
+    StartTls,
+    /// TLS from the first byte.
+    Tls,
+}
+
+/// SMTP settings.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    /// Host name.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Transport security.
+    pub security: SmtpSecurity,
+    /// User and password, when the server wants them.
+    pub credentials: Option<(String, String)>,
+}
+
+impl Transport {
+    /// An SMTP transport.
+    pub fn smtp(settings: SmtpSettings) -> Result<Transport, lettre::transport::smtp::Error> {
+        let builder = match settings.security {
+            SmtpSecurity::None => {
+                AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
+            }
+            SmtpSecurity::StartTls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&settings.host)?
+            }
+            SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)?,
+        };
+        let mut builder = builder
+            .port(settings.port)
+            .timeout(Some(Duration::from_secs(20)));
+        if let Some((user, password)) = settings.credentials {
+            builder = builder.credentials(Credentials::new(user, password));
+        }
+        Ok(Transport::Smtp(builder.build()))
+    }
+}
+
+/// Sends the outbox until the task is dropped.
+pub async fn run_dispatcher(store: Store, transport: Transport, from: Mailbox, poll: Duration) {
+    let worker = Uuid::new_v4().to_string();
+    loop {
+        let now = crate::store::now();
+        let until = now
+            + chrono::Duration::from_std(CLAIM).unwrap_or_else(|_| chrono::Duration::seconds(60));
+        let batch = match store.claim_messages(&worker, BATCH, now, until).await {
+            Ok(batch) => batch,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot read the outbox");
+                tokio::time::sleep(poll).await;
+                continue;
+            }
+        };
+        if batch.is_empty() {
+            tokio::time::sleep(poll).await;
+            continue;
+        }
+        for message in batch {
+            let id = message.id;
+            let attempts = message.attempts;
+            match deliver(&transport, &from, message).await {
+                Ok(()) => {
+                    if let Err(e) = store.message_sent(id, &worker, crate::store::now()).await {
+                        tracing::error!(error = %e, message = %id, "sent, but could not mark the message sent");
+                    } else {
+                        tracing::info!(message = %id, "message delivered");
+                    }
+                }
+                Err(error) => {
+                    let backoff = 5i64
+                        .saturating_mul(1i64 << attempts.clamp(0, 20))
+                        .min(MAX_BACKOFF_SECS);
+                    let retry_at = crate::store::now() + chrono::Duration::seconds(backoff);
+                    tracing::warn!(message = %id, attempts = attempts + 1, %error, retry_in_secs = backoff, "delivery failed");
+                    if let Err(e) = store.message_failed(id, &worker, &error, retry_at).await {
+                        tracing::error!(error = %e, message = %id, "could not record a failed delivery");
+                    }
+                }
+            }
+        }
+    }
+}
+
+async fn deliver(transport: &Transport, from: &Mailbox, message: OutboxRow) -> Result<(), String> {
+    if message.channel != "email" {
+        return Err(format!("no transport for channel `{}`", message.channel));
+    }
+    let to: Mailbox = message
+        .recipient
+        .parse()
+        .map_err(|e| format!("invalid recipient: {e}"))?;
+    let email = Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(message.subject)
+        // Stable per outbox message: a receiver can drop a duplicate after a crash between
+        // sending and recording it.
+        .message_id(Some(format!("<{}@gatehouse>", message.id)))
+        .header(ContentType::TEXT_PLAIN)
+        .body(message.body)
+        .map_err(|e| format!("cannot build the message: {e}"))?;
+    match transport {
+        Transport::Smtp(smtp) => smtp.send(email).await.map(drop).map_err(|e| e.to_string()),
+        Transport::Files(dir) => {
+            let path = dir.join(format!("{}.eml", message.id));
+            let contents = String::from_utf8_lossy(&email.formatted()).into_owned();
+            crate::tls::dev::create_private_dir(dir).map_err(|e| e.to_string())?;
+            crate::tls::dev::write(&path, &contents, true).map_err(|e| e.to_string())
+        }
+    }
+}

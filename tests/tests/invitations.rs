@@ -1,0 +1,262 @@
+//! Resets by invitation: the administrator never sees a password, the code arrives by real
+//! SMTP through the outbox, and the person sets their own password with it.
+
+use std::time::Duration;
+
+use gatehouse::store::entities::outbox_message;
+use gatehouse_client::pb;
+use gatehouse_tests::smtp::SmtpSink;
+use gatehouse_tests::{
+    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, username,
+};
+use sea_orm::{Database, EntityTrait as _};
+use tonic::Code;
+
+backend_tests!(
+    an_invitation_lets_the_person_choose_a_password_once,
+    a_code_allows_a_few_tries_only,
+    email_waits_in_the_outbox_until_the_mail_server_is_back,
+);
+
+async fn server_with_mail(backend: Backend, sink_port: u16) -> TestServer {
+    TestServer::start_with(backend, |config| {
+        config.smtp_host = Some("127.0.0.1".into());
+        config.smtp_port = sink_port;
+        config.smtp_security = "none".into();
+        config.mail_from = "Gatehouse <noreply@contoso.example>".into();
+        config.outbox_poll_millis = 50;
+    })
+    .await
+}
+
+async fn invite(admin: &gatehouse_client::Client, name: &str) -> pb::ResetPasswordResponse {
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username(name)),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("invite")
+        .into_inner()
+}
+
+async fn complete(
+    server: &TestServer,
+    name: &str,
+    code: &str,
+    new_password: &str,
+) -> Result<pb::CompletePasswordResetResponse, tonic::Status> {
+    server
+        .client()
+        .await
+        .self_service()
+        .complete_password_reset(pb::CompletePasswordResetRequest {
+            username: name.into(),
+            code: code.into(),
+            new_password: new_password.into(),
+            ..Default::default()
+        })
+        .await
+        .map(|r| r.into_inner())
+}
+
+async fn an_invitation_lets_the_person_choose_a_password_once(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = server_with_mail(backend, sink.addr.port()).await;
+    let admin = server.admin().await;
+    let (nora, _) = server
+        .user_with_roles(&admin, "nora@contoso.example", &[])
+        .await;
+    admin
+        .admin()
+        .update_user(pb::UpdateUserRequest {
+            id: nora
+                .self_service()
+                .get_me(pb::GetMeRequest {})
+                .await
+                .expect("me")
+                .into_inner()
+                .user
+                .expect("user")
+                .id,
+            version: 1,
+            contact_email: Some("nora.private@mail.example".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("contact email");
+
+    let response = invite(&admin, "nora@contoso.example").await;
+    assert!(response.invitation_sent);
+    assert!(
+        response.generated_password.is_empty(),
+        "the administrator sees no password"
+    );
+    assert_eq!(response.revoked_sessions, 1);
+    let old = server
+        .client()
+        .await
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "nora@contoso.example".into(),
+            password: USER_PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        old.code(),
+        Code::Unauthenticated,
+        "the old password stopped working"
+    );
+
+    let mails = sink.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(mails[0].to, ["nora.private@mail.example"]);
+    assert!(mails[0].data.contains("Choose your new password"));
+    let code = mails[0].indented_line().expect("the code line");
+
+    let wrong = complete(
+        &server,
+        "nora@contoso.example",
+        "AAAA-BBBB-CCCC-DDDD-EEEE",
+        "a brand new passphrase here",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(wrong.code(), Code::Unauthenticated);
+    let unknown = complete(
+        &server,
+        "nobody@contoso.example",
+        &code,
+        "a brand new passphrase here",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        (unknown.code(), unknown.message()),
+        (wrong.code(), wrong.message())
+    );
+
+    let weak = complete(&server, "nora@contoso.example", &code, "short")
+        .await
+        .unwrap_err();
+    assert_eq!(weak.code(), Code::InvalidArgument);
+    assert_eq!(field_violations(&weak)[0].0, "new_password");
+
+    // Typed loosely: lower case, no dashes.
+    let typed = code.replace('-', "").to_lowercase();
+    complete(
+        &server,
+        "nora@contoso.example",
+        &typed,
+        "a brand new passphrase here",
+    )
+    .await
+    .expect("complete");
+    let again = complete(
+        &server,
+        "nora@contoso.example",
+        &code,
+        "yet another passphrase now",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(again.code(), Code::Unauthenticated, "single use");
+
+    let signed_in = server
+        .sign_in("nora@contoso.example", "a brand new passphrase here")
+        .await;
+    assert_eq!(signed_in.session_kind(), pb::SessionKind::Full);
+    let mails = sink.wait_for(2, Duration::from_secs(10)).await;
+    assert!(mails[1].data.contains("Your password was changed"));
+    assert!(!mails[1].data.contains("a brand new passphrase here"));
+
+    // Delivered messages keep no body: the code is gone from the database.
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let stored = outbox_message::Entity::find()
+        .all(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(stored.len(), 2);
+    assert!(
+        stored
+            .iter()
+            .all(|m| m.sent_at.is_some() && m.body.is_empty())
+    );
+}
+
+async fn a_code_allows_a_few_tries_only(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = server_with_mail(backend, sink.addr.port()).await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "otto@contoso.example", &[])
+        .await;
+    invite(&admin, "otto@contoso.example").await;
+    let code = sink.wait_for(1, Duration::from_secs(10)).await[0]
+        .indented_line()
+        .expect("code");
+    for _ in 0..5 {
+        complete(
+            &server,
+            "otto@contoso.example",
+            "WRONG-WRONG-WRONG",
+            "a brand new passphrase here",
+        )
+        .await
+        .unwrap_err();
+    }
+    let spent = complete(
+        &server,
+        "otto@contoso.example",
+        &code,
+        "a brand new passphrase here",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        spent.code(),
+        Code::Unauthenticated,
+        "five wrong tries use the code up"
+    );
+}
+
+async fn email_waits_in_the_outbox_until_the_mail_server_is_back(backend: Backend) {
+    // A port with nothing listening yet: the mail server is down.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let server = server_with_mail(backend, port).await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "pia@contoso.example", &[])
+        .await;
+    invite(&admin, "pia@contoso.example").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let waiting = outbox_message::Entity::find()
+        .all(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(waiting.len(), 1);
+    assert!(waiting[0].sent_at.is_none());
+    assert!(
+        waiting[0].attempts >= 1,
+        "a delivery was attempted and failed"
+    );
+
+    let sink = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr")).await;
+    let mails = sink.wait_for(1, Duration::from_secs(30)).await;
+    assert_eq!(mails.len(), 1);
+    assert!(mails[0].indented_line().is_some());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(sink.mails().len(), 1, "delivered once");
+}
