@@ -13,6 +13,7 @@ mod m20261128_000002_one_default_tenant;
 mod m20261128_000003_policy_and_lockout;
 mod m20261128_000004_bulk_jobs;
 mod m20261128_000005_outbox_and_codes;
+mod m20261128_000006_reset_requests;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000003_policy_and_lockout::Migration),
             Box::new(m20261128_000004_bulk_jobs::Migration),
             Box::new(m20261128_000005_outbox_and_codes::Migration),
+            Box::new(m20261128_000006_reset_requests::Migration),
         ]
     }
 }

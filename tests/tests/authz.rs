@@ -61,9 +61,11 @@ enum Rpc {
     VerifyAuditChain,
     BulkResetPasswords,
     GetBulkJob,
+    ListResetRequests,
+    ResolveResetRequest,
 }
 
-const RPCS: [Rpc; 21] = [
+const RPCS: [Rpc; 23] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -85,6 +87,8 @@ const RPCS: [Rpc; 21] = [
     Rpc::VerifyAuditChain,
     Rpc::BulkResetPasswords,
     Rpc::GetBulkJob,
+    Rpc::ListResetRequests,
+    Rpc::ResolveResetRequest,
 ];
 
 /// What a caller should get from an RPC aimed at a user of the first tenant.
@@ -117,7 +121,8 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
                 | RequirePasswordChange
                 | ListAuditEvents
                 | VerifyAuditChain
-                | BulkResetPasswords => Expect::Allowed,
+                | BulkResetPasswords
+                | ListResetRequests => Expect::Allowed,
                 _ => Expect::NotFound,
             };
         }
@@ -134,7 +139,8 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         | BulkResetPasswords => &["global", "user", "password"],
         AssignRole | RevokeRole | UpdatePasswordPolicy => &["global"],
         ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
-        GetBulkJob => &["global", "user", "password", "auditor"],
+        GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
+        ResolveResetRequest => &["global", "user", "password"],
     };
     if allowed.contains(&role) {
         Expect::Allowed
@@ -300,6 +306,20 @@ async fn call(
             })
             .await
             .map(drop),
+        Rpc::ListResetRequests => stub
+            .list_reset_requests(pb::ListResetRequestsRequest::default())
+            .await
+            .map(drop),
+        Rpc::ResolveResetRequest => {
+            let request_id = open_request_of(admin, fresh).await;
+            stub.resolve_reset_request(pb::ResolveResetRequestRequest {
+                request_id,
+                resolution: pb::ResetResolution::Dismiss as i32,
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+        }
     }
 }
 
@@ -483,4 +503,40 @@ fn service_certificate(server: &TestServer, name: &str) -> (String, String) {
     let key = KeyPair::generate().expect("key");
     let cert = params.signed_by(&key, &issuer).expect("sign");
     (cert.pem(), key.serialize_pem())
+}
+
+/// Opens a "contact an administrator" request for a user (as that person would) and returns
+/// its id.
+async fn open_request_of(admin: &Client, user: &str) -> String {
+    let username = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(user)),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .user
+        .expect("user")
+        .username;
+    admin
+        .without_session()
+        .self_service()
+        .request_admin_help(pb::RequestAdminHelpRequest {
+            username: username.clone(),
+            ..Default::default()
+        })
+        .await
+        .expect("ask for help");
+    admin
+        .admin()
+        .list_reset_requests(pb::ListResetRequestsRequest::default())
+        .await
+        .expect("list")
+        .into_inner()
+        .requests
+        .into_iter()
+        .find(|r| r.username == username)
+        .expect("the request")
+        .id
 }

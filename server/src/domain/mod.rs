@@ -11,6 +11,7 @@ mod error;
 pub mod hashing;
 mod notices;
 pub mod policy;
+mod requests;
 mod roles;
 mod secret;
 mod service;
@@ -26,6 +27,7 @@ pub use bulk::{
 };
 pub use error::{Error, FieldViolation};
 pub use hashing::{HashSettings, Hasher};
+pub use requests::{HelpRequest, RequestState, Resolution, Resolved};
 pub use roles::RolePage;
 pub use secret::{Password, SessionToken};
 pub use service::{Gatehouse, Settings};

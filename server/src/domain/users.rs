@@ -78,6 +78,9 @@ pub struct ResetOptions {
     pub require_change: bool,
     /// Email a single-use code instead of showing a password.
     pub invite: bool,
+    /// A "contact an administrator" request (id, comment) this reset resolves, in the same
+    /// transaction.
+    pub resolves: Option<(Uuid, String)>,
 }
 
 /// Output of [`Gatehouse::reset_password`].
@@ -320,7 +323,9 @@ impl Gatehouse {
         self.authorize(actor, "password.reset", target.id).await?;
         let policy = self.policy(actor.tenant_id).await?;
         if options.invite {
-            return self.invite(actor, &target, &policy).await;
+            return self
+                .invite(actor, &target, &policy, options.resolves.as_ref())
+                .await;
         }
         let (password, generated) = match options.password {
             Some(password) => {
@@ -340,6 +345,7 @@ impl Gatehouse {
             .require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
         let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
+        resolve_in(&tx, actor, options.resolves.as_ref(), now).await?;
         tx.put_credential(new_credential(
             target.id,
             actor.tenant_id,
@@ -393,12 +399,14 @@ impl Gatehouse {
         actor: &Actor,
         target: &UserRow,
         policy: &super::policy::PasswordPolicy,
+        resolves: Option<&(Uuid, String)>,
     ) -> Result<ResetOutcome, Error> {
         let unusable = self.hasher.hash(&generate_password()).await?;
         let code = generate_password();
         let now = store::now();
         let expires_at = now + chrono::Duration::hours(policy.invitation_hours.into());
         let (tx, user, _) = self.target_tx(actor, "password.reset", target.id).await?;
+        resolve_in(&tx, actor, resolves, now).await?;
         tx.put_credential(new_credential(
             target.id,
             actor.tenant_id,
@@ -590,6 +598,26 @@ impl Gatehouse {
             })
             .collect()
     }
+}
+
+/// Marks the request a reset resolves as completed, inside the reset's transaction; a request
+/// that is no longer open aborts the reset.
+async fn resolve_in(
+    tx: &Tx,
+    actor: &Actor,
+    resolves: Option<&(Uuid, String)>,
+    now: DateTime<Utc>,
+) -> Result<(), Error> {
+    if let Some((id, comment)) = resolves
+        && !tx
+            .resolve_request(*id, "completed", &actor.principal.to_string(), comment, now)
+            .await?
+    {
+        return Err(Error::FailedPrecondition(
+            "the request is no longer open".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 fn stale(current: i64, sent: i64) -> Error {

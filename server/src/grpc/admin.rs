@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::domain::{
-    Actor, AuditQuery, BulkRequest, BulkTargets, Gatehouse, NewUser, Password, ResetOptions,
-    UserChanges,
+    Actor, AuditQuery, BulkRequest, BulkTargets, Gatehouse, NewUser, Password, RequestState,
+    ResetOptions, Resolution, UserChanges,
 };
 
 /// The AdminService handlers.
@@ -145,6 +145,7 @@ impl AdminService for AdminApi {
             password: (!req.password.is_empty()).then(|| Password::new(req.password)),
             require_change: req.require_change.unwrap_or(true),
             invite,
+            resolves: None,
         };
         let outcome = self
             .core
@@ -482,5 +483,64 @@ impl AdminService for AdminApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::bulk_job(job)))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_reset_requests(
+        &self,
+        request: Request<pb::ListResetRequestsRequest>,
+    ) -> Result<Response<pb::ListResetRequestsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let state = match pb::ResetRequestState::try_from(req.state) {
+            Ok(pb::ResetRequestState::Unspecified) => None,
+            Ok(pb::ResetRequestState::Open) => Some(RequestState::Open),
+            Ok(pb::ResetRequestState::Completed) => Some(RequestState::Completed),
+            Ok(pb::ResetRequestState::Dismissed) => Some(RequestState::Dismissed),
+            Err(_) => return Err(convert::invalid("state", "unknown state")),
+        };
+        let (requests, next_page_token) = self
+            .core
+            .list_requests(&actor, state, req.page_size, &req.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListResetRequestsResponse {
+            requests: requests.into_iter().map(convert::help_request).collect(),
+            next_page_token,
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn resolve_reset_request(
+        &self,
+        request: Request<pb::ResolveResetRequestRequest>,
+    ) -> Result<Response<pb::ResolveResetRequestResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let resolution = match pb::ResetResolution::try_from(req.resolution) {
+            Ok(pb::ResetResolution::TemporaryPassword) => Resolution::TemporaryPassword,
+            Ok(pb::ResetResolution::SendInvitation) => Resolution::SendInvitation,
+            Ok(pb::ResetResolution::Dismiss) => Resolution::Dismiss,
+            Ok(pb::ResetResolution::Unspecified) | Err(_) => {
+                return Err(convert::invalid(
+                    "resolution",
+                    "choose TEMPORARY_PASSWORD, SEND_INVITATION or DISMISS",
+                ));
+            }
+        };
+        let resolved = self
+            .core
+            .resolve_request(&actor, &req.request_id, resolution, &req.comment)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ResolveResetRequestResponse {
+            request: Some(convert::help_request(resolved.request)),
+            // Shown once, to the administrator who resolved the request.
+            generated_password: resolved
+                .generated
+                .map(|p| p.expose().to_owned())
+                .unwrap_or_default(),
+            invitation_sent: resolved.invitation_sent,
+        }))
     }
 }

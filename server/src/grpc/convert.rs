@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
-    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, Principal, Role, RoleAssignment,
-    SessionKind, User, UserKey, UserState,
+    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, HelpRequest, Principal,
+    RequestState, Role, RoleAssignment, SessionKind, User, UserKey, UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -268,5 +268,25 @@ pub(crate) fn bulk_job(job: BulkJob) -> pb::GetBulkJobResponse {
                 done_time: i.done_at.map(timestamp),
             })
             .collect(),
+    }
+}
+
+pub(crate) fn help_request(r: HelpRequest) -> pb::ResetRequest {
+    pb::ResetRequest {
+        id: r.id.to_string(),
+        user_id: r.user_id.to_string(),
+        username: r.username,
+        message: r.message,
+        state: match r.state {
+            RequestState::Open => pb::ResetRequestState::Open,
+            RequestState::Completed => pb::ResetRequestState::Completed,
+            RequestState::Dismissed => pb::ResetRequestState::Dismissed,
+        }
+        .into(),
+        times_asked: r.times_asked,
+        create_time: Some(timestamp(r.created_at)),
+        update_time: Some(timestamp(r.updated_at)),
+        resolved_by: r.resolved_by.unwrap_or_default(),
+        comment: r.comment,
     }
 }

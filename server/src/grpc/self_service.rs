@@ -106,4 +106,18 @@ impl SelfService for SelfApi {
             .map_err(to_status)?;
         Ok(Response::new(pb::CompletePasswordResetResponse {}))
     }
+
+    #[instrument(skip_all)]
+    async fn request_admin_help(
+        &self,
+        request: Request<pb::RequestAdminHelpRequest>,
+    ) -> Result<Response<pb::RequestAdminHelpResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        self.core
+            .request_admin_help(&caller, &req.username, &req.message, &req.tenant)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RequestAdminHelpResponse {}))
+    }
 }

@@ -12,6 +12,7 @@ pub mod entities;
 mod hash;
 mod lockout;
 mod outbox;
+mod requests;
 mod roles;
 mod sessions;
 mod tenants;
@@ -39,6 +40,7 @@ pub use entities::{
 pub use hash::PasswordHash;
 pub use lockout::{RECENT_FAILURES, Recorded};
 pub use outbox::{NewMessage, OutboxRow};
+pub use requests::{OPEN, RequestRow};
 pub use roles::RoleFilter;
 pub use url::DatabaseUrl;
 pub use users::{UserFilter, UserPatch, UserScope};

@@ -285,7 +285,7 @@ pub struct UserScope<'a> {
 }
 
 impl UserScope<'_> {
-    fn apply<Q: QueryFilter>(&self, query: Q, user_id: impl ColumnTrait) -> Q {
+    pub(crate) fn apply<Q: QueryFilter>(&self, query: Q, user_id: impl ColumnTrait) -> Q {
         use super::entities::role_assignment;
         let mut query = query;
         if let Some(ids) = self.user_ids {
