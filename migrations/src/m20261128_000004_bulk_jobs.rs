@@ -15,6 +15,7 @@ enum BulkJobs {
     RequestDigest,
     Actor,
     RequireChange,
+    Invite,
     Total,
     CreatedAt,
     FinishedAt,
@@ -52,6 +53,7 @@ impl MigrationTrait for Migration {
                     .col(string_len(BulkJobs::RequestDigest, 64))
                     .col(string_len(BulkJobs::Actor, 600))
                     .col(boolean(BulkJobs::RequireChange))
+                    .col(boolean(BulkJobs::Invite))
                     .col(integer(BulkJobs::Total))
                     .col(timestamp_with_time_zone(BulkJobs::CreatedAt))
                     .col(timestamp_with_time_zone_null(BulkJobs::FinishedAt))

@@ -16,6 +16,7 @@ backend_tests!(
     an_invitation_lets_the_person_choose_a_password_once,
     a_code_allows_a_few_tries_only,
     email_waits_in_the_outbox_until_the_mail_server_is_back,
+    a_bulk_reset_can_invite_everyone_instead_of_showing_passwords,
 );
 
 async fn server_with_mail(backend: Backend, sink_port: u16) -> TestServer {
@@ -259,4 +260,62 @@ async fn email_waits_in_the_outbox_until_the_mail_server_is_back(backend: Backen
     assert!(mails[0].indented_line().is_some());
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(sink.mails().len(), 1, "delivered once");
+}
+
+async fn a_bulk_reset_can_invite_everyone_instead_of_showing_passwords(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = server_with_mail(backend, sink.addr.port()).await;
+    let admin = server.admin().await;
+    for name in ["v1", "v2", "v3"] {
+        server
+            .user_with_roles(&admin, &format!("{name}@contoso.example"), &[])
+            .await;
+    }
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users: ["v1", "v2", "v3"]
+                .iter()
+                .map(|n| username(&format!("{n}@contoso.example")))
+                .collect(),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            idempotency_key: "invite-all".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("bulk")
+        .into_inner();
+    let mut results = Vec::new();
+    while let Some(message) = stream.message().await.expect("stream") {
+        if let Some(pb::bulk_reset_passwords_response::Event::Result(r)) = message.event {
+            results.push(r);
+        }
+    }
+    assert_eq!(results.len(), 3);
+    assert!(
+        results
+            .iter()
+            .all(|r| r.outcome() == pb::BulkOutcome::Reset && r.invitation_sent)
+    );
+    assert!(
+        results.iter().all(|r| r.generated_password.is_empty()),
+        "nobody sees a password"
+    );
+    let mails = sink.wait_for(3, Duration::from_secs(10)).await;
+    let to_v2 = mails
+        .iter()
+        .find(|m| m.to == ["v2@contoso.example"])
+        .expect("v2's invitation");
+    let code = to_v2.indented_line().expect("code");
+    complete(
+        &server,
+        "v2@contoso.example",
+        &code,
+        "v2 chose this long passphrase",
+    )
+    .await
+    .expect("complete");
+    server
+        .sign_in("v2@contoso.example", "v2 chose this long passphrase")
+        .await;
 }

@@ -19,7 +19,7 @@ use super::policy::{PasswordPolicy, generate_password};
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
 use super::types::{Actor, Principal, Role, UserState};
-use super::users::UserKey;
+use super::users::{Settles, UserKey};
 use crate::store::{self, BulkItemRow, BulkJobRow, PENDING, UserFilter};
 
 /// Most users one call may list.
@@ -46,6 +46,8 @@ pub struct BulkRequest {
     pub idempotency_key: Option<String>,
     /// Report only.
     pub dry_run: bool,
+    /// Email each person an invitation code instead of generating passwords.
+    pub invite: bool,
 }
 
 /// What happened to one user.
@@ -93,6 +95,8 @@ pub struct BulkResult {
     pub expires_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Why.
     pub reason: String,
+    /// An invitation was queued.
+    pub invitation_sent: bool,
 }
 
 /// Totals.
@@ -218,6 +222,7 @@ impl Gatehouse {
                 generated: None,
                 expires_at: None,
                 reason: format!("settled by an earlier call: {}", item.outcome),
+                invitation_sent: false,
             };
             summary.count(result.outcome);
             if events.send(BulkEvent::Result(result)).await.is_err() {
@@ -225,11 +230,10 @@ impl Gatehouse {
             }
         }
         let concurrency = self.hasher.workers().max(1) * 2;
-        let require_change = job.require_change;
         let policy = self.policy(actor.tenant_id).await?;
         let mut results = futures::stream::iter(pending)
             .take_while(|_| std::future::ready(!events.is_closed()))
-            .map(|item| self.bulk_one(actor, job.id, require_change, &policy, item))
+            .map(|item| self.bulk_one(actor, &job, &policy, item))
             .buffer_unordered(concurrency);
         while let Some(result) = results.next().await {
             summary.count(result.outcome);
@@ -363,6 +367,11 @@ impl Gatehouse {
             } else {
                 b"change:0\n"
             });
+            hasher.update(if request.invite {
+                b"invite:1\n"
+            } else {
+                b"invite:0\n"
+            });
             match &request.targets {
                 BulkTargets::All(state) => {
                     hasher.update(format!("all:{}\n", state.map_or("", |s| s.as_str())))
@@ -395,6 +404,7 @@ impl Gatehouse {
             request_digest: digest,
             actor: actor.principal.to_string(),
             require_change: request.require_change,
+            invite: request.invite,
             total: i32::try_from(refs.len()).unwrap_or(i32::MAX),
             created_at: store::now(),
             finished_at: None,
@@ -465,6 +475,7 @@ impl Gatehouse {
                 generated: None,
                 expires_at: None,
                 reason,
+                invitation_sent: false,
             };
             if events.send(BulkEvent::Result(result)).await.is_err() {
                 return Ok(());
@@ -478,8 +489,7 @@ impl Gatehouse {
     async fn bulk_one(
         &self,
         actor: &Actor,
-        job_id: Uuid,
-        require_change: bool,
+        job: &BulkJobRow,
         policy: &PasswordPolicy,
         item: BulkItemRow,
     ) -> BulkResult {
@@ -491,9 +501,10 @@ impl Gatehouse {
             generated: None,
             expires_at: None,
             reason: String::new(),
+            invitation_sent: false,
         };
         match self
-            .bulk_reset_user(actor, job_id, require_change, policy, &item, &mut result)
+            .bulk_reset_user(actor, job, policy, &item, &mut result)
             .await
         {
             Ok(()) => {}
@@ -509,7 +520,7 @@ impl Gatehouse {
                 result.reason = reason;
             }
             Err(e) => {
-                tracing::error!(error = %e, job = %job_id, index = item.idx, "bulk reset of one user failed");
+                tracing::error!(error = %e, job = %job.id, index = item.idx, "bulk reset of one user failed");
                 result.outcome = BulkOutcome::Failed;
                 result.reason = "internal error; retry with the same idempotency key".to_owned();
             }
@@ -522,7 +533,7 @@ impl Gatehouse {
             let settled = async {
                 let tx = self.store.write_tenant(actor.tenant_id).await?;
                 tx.settle_item(
-                    job_id,
+                    job.id,
                     item.idx,
                     result.user_id,
                     result.outcome.stored(),
@@ -543,14 +554,35 @@ impl Gatehouse {
     async fn bulk_reset_user(
         &self,
         actor: &Actor,
-        job_id: Uuid,
-        require_change: bool,
+        job: &BulkJobRow,
         policy: &PasswordPolicy,
         item: &BulkItemRow,
         result: &mut BulkResult,
     ) -> Result<(), Error> {
         let target = self.find_user(actor, key_of(&item.user_ref)).await?;
         result.user_id = Some(target.id);
+        let (job_id, require_change) = (job.id, job.require_change);
+        if job.invite {
+            let settles = Settles::BulkItem {
+                job_id,
+                index: item.idx,
+            };
+            return match self.invite(actor, &target, policy, Some(&settles)).await {
+                Ok(outcome) => {
+                    result.outcome = BulkOutcome::Reset;
+                    result.invitation_sent = outcome.invitation_sent;
+                    result.expires_at = outcome.expires_at;
+                    Ok(())
+                }
+                Err(Error::FailedPrecondition(_)) => {
+                    result.outcome = BulkOutcome::AlreadyDone;
+                    result.reason =
+                        "settled by a concurrent call with the same idempotency key".to_owned();
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            };
+        }
         // The role check runs once, inside the user's transaction (`target_tx`): a refusal
         // there wastes one hash, which is rare; a separate pre-check would cost every user
         // two more queries.

@@ -33,4 +33,4 @@ pub use secret::{Password, SessionToken};
 pub use service::{Gatehouse, Settings};
 pub use sessions::{ChangedPassword, SignedIn};
 pub use types::*;
-pub use users::{NewUser, ResetOptions, ResetOutcome, UserChanges, UserKey, UserPage};
+pub use users::{NewUser, ResetOptions, ResetOutcome, Settles, UserChanges, UserKey, UserPage};

@@ -13,7 +13,7 @@ use super::secret::Password;
 use super::service::Gatehouse;
 use super::types::{Actor, Caller, Principal, Role};
 use super::users::{
-    ResetOptions, UserKey, decode_page_token, encode_page_token, page_size_or_default,
+    ResetOptions, Settles, UserKey, decode_page_token, encode_page_token, page_size_or_default,
 };
 use crate::store::{self, NewMessage, RequestRow, UserRow, UserScope};
 
@@ -326,7 +326,10 @@ impl Gatehouse {
                             password: None,
                             require_change: true,
                             invite: resolution == Resolution::SendInvitation,
-                            resolves: Some((id, comment.to_owned())),
+                            settles: Some(Settles::Request {
+                                id,
+                                comment: comment.to_owned(),
+                            }),
                         },
                     )
                     .await?;

@@ -78,9 +78,9 @@ pub struct ResetOptions {
     pub require_change: bool,
     /// Email a single-use code instead of showing a password.
     pub invite: bool,
-    /// A "contact an administrator" request (id, comment) this reset resolves, in the same
-    /// transaction.
-    pub resolves: Option<(Uuid, String)>,
+    /// Something this reset settles in its own transaction: a "contact an administrator"
+    /// request, or an item of a bulk job.
+    pub settles: Option<Settles>,
 }
 
 /// Output of [`Gatehouse::reset_password`].
@@ -324,7 +324,7 @@ impl Gatehouse {
         let policy = self.policy(actor.tenant_id).await?;
         if options.invite {
             return self
-                .invite(actor, &target, &policy, options.resolves.as_ref())
+                .invite(actor, &target, &policy, options.settles.as_ref())
                 .await;
         }
         let (password, generated) = match options.password {
@@ -345,7 +345,7 @@ impl Gatehouse {
             .require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
         let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
-        resolve_in(&tx, actor, options.resolves.as_ref(), now).await?;
+        settle_in(&tx, actor, target.id, options.settles.as_ref(), now).await?;
         tx.put_credential(new_credential(
             target.id,
             actor.tenant_id,
@@ -394,19 +394,19 @@ impl Gatehouse {
     /// The invitation flavour of a reset: the old password stops working (it is replaced by
     /// a random one nobody sees), sessions end, and a single-use code goes to the person
     /// through the outbox, in the same transaction.
-    async fn invite(
+    pub(super) async fn invite(
         &self,
         actor: &Actor,
         target: &UserRow,
         policy: &super::policy::PasswordPolicy,
-        resolves: Option<&(Uuid, String)>,
+        settles: Option<&Settles>,
     ) -> Result<ResetOutcome, Error> {
         let unusable = self.hasher.hash(&generate_password()).await?;
         let code = generate_password();
         let now = store::now();
         let expires_at = now + chrono::Duration::hours(policy.invitation_hours.into());
         let (tx, user, _) = self.target_tx(actor, "password.reset", target.id).await?;
-        resolve_in(&tx, actor, resolves, now).await?;
+        settle_in(&tx, actor, target.id, settles, now).await?;
         tx.put_credential(new_credential(
             target.id,
             actor.tenant_id,
@@ -600,24 +600,53 @@ impl Gatehouse {
     }
 }
 
-/// Marks the request a reset resolves as completed, inside the reset's transaction; a request
-/// that is no longer open aborts the reset.
-async fn resolve_in(
+/// What a reset settles in the same transaction.
+#[derive(Clone, Debug)]
+pub enum Settles {
+    /// Completes an open "contact an administrator" request.
+    Request {
+        /// The request.
+        id: Uuid,
+        /// The resolver's note.
+        comment: String,
+    },
+    /// Settles a pending bulk job item.
+    BulkItem {
+        /// The job.
+        job_id: Uuid,
+        /// The item.
+        index: i32,
+    },
+}
+
+/// Settles what the reset is for inside the reset's transaction; if it was settled already
+/// (a request no longer open, an item done by another call) the reset is refused with
+/// FAILED_PRECONDITION and its transaction rolls back.
+async fn settle_in(
     tx: &Tx,
     actor: &Actor,
-    resolves: Option<&(Uuid, String)>,
+    user_id: Uuid,
+    settles: Option<&Settles>,
     now: DateTime<Utc>,
 ) -> Result<(), Error> {
-    if let Some((id, comment)) = resolves
-        && !tx
-            .resolve_request(*id, "completed", &actor.principal.to_string(), comment, now)
-            .await?
-    {
-        return Err(Error::FailedPrecondition(
-            "the request is no longer open".to_owned(),
-        ));
+    let settled = match settles {
+        None => return Ok(()),
+        Some(Settles::Request { id, comment }) => {
+            tx.resolve_request(*id, "completed", &actor.principal.to_string(), comment, now)
+                .await?
+        }
+        Some(Settles::BulkItem { job_id, index }) => {
+            tx.settle_item(*job_id, *index, Some(user_id), "reset", "", now)
+                .await?
+        }
+    };
+    if settled {
+        Ok(())
+    } else {
+        Err(Error::FailedPrecondition(
+            "already settled by another call".to_owned(),
+        ))
     }
-    Ok(())
 }
 
 fn stale(current: i64, sent: i64) -> Error {

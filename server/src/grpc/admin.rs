@@ -145,7 +145,7 @@ impl AdminService for AdminApi {
             password: (!req.password.is_empty()).then(|| Password::new(req.password)),
             require_change: req.require_change.unwrap_or(true),
             invite,
-            resolves: None,
+            settles: None,
         };
         let outcome = self
             .core
@@ -450,6 +450,11 @@ impl AdminService for AdminApi {
             require_change: req.require_change.unwrap_or(true),
             idempotency_key: (!req.idempotency_key.is_empty()).then_some(req.idempotency_key),
             dry_run: req.dry_run,
+            invite: match pb::ResetDelivery::try_from(req.delivery) {
+                Ok(pb::ResetDelivery::Unspecified | pb::ResetDelivery::ShowOnce) => false,
+                Ok(pb::ResetDelivery::Invitation) => true,
+                Err(_) => return Err(convert::invalid("delivery", "unknown delivery")),
+            },
         };
         let (events, mut domain_rx) = mpsc::channel(64);
         let (out, out_rx) = mpsc::channel(64);

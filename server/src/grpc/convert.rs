@@ -233,6 +233,7 @@ pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
                 .unwrap_or_default(),
             expire_time: r.expires_at.map(timestamp),
             reason: r.reason,
+            invitation_sent: r.invitation_sent,
         }),
         BulkEvent::Summary(s) => Event::Summary(pb::BulkResetSummary {
             job_id: s.job_id.map(|id| id.to_string()).unwrap_or_default(),

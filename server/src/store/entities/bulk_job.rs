@@ -13,6 +13,7 @@ pub struct Model {
     pub request_digest: String,
     pub actor: String,
     pub require_change: bool,
+    pub invite: bool,
     pub total: i32,
     pub created_at: DateTimeUtc,
     pub finished_at: Option<DateTimeUtc>,
