@@ -19,6 +19,7 @@ backend_tests!(
     parallel_wrong_guesses_check_no_more_passwords_than_the_threshold,
     a_repeated_wrong_password_does_not_count_again,
     a_correct_password_resets_the_failure_count,
+    guessing_the_current_password_in_change_password_locks_too,
     blocked_users_cannot_sign_in_and_lose_their_sessions,
     revoke_sessions_signs_a_user_out_everywhere,
     can_reset_explains_the_role_matrix,
@@ -836,4 +837,50 @@ async fn audit_chain_detects_reordered_events(backend: Backend) {
     .await;
     assert!(!report.intact);
     assert_eq!(report.first_broken_sequence, victim);
+}
+
+async fn guessing_the_current_password_in_change_password_locks_too(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    set_policy(
+        &admin,
+        pb::PasswordPolicyUpdate {
+            lockout_threshold: Some(3),
+            ..Default::default()
+        },
+    )
+    .await;
+    let (xena, id) = server
+        .user_with_roles(&admin, "xena@contoso.example", &[])
+        .await;
+    let change = |current: String| {
+        let mut stub = xena.self_service();
+        async move {
+            stub.change_password(pb::ChangePasswordRequest {
+                current_password: current,
+                new_password: "a fresh passphrase for this account".into(),
+            })
+            .await
+        }
+    };
+    for i in 0..3 {
+        let status = change(format!("stolen-session guess {i}"))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated);
+    }
+    let locked = change(USER_PASSWORD.to_owned()).await.unwrap_err();
+    assert_eq!(
+        locked.code(),
+        Code::Unauthenticated,
+        "locked: even the right current password is refused"
+    );
+    let user = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&id)),
+        })
+        .await
+        .expect("get");
+    assert!(user.into_inner().user.expect("user").locked_until.is_some());
 }

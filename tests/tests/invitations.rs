@@ -17,6 +17,7 @@ backend_tests!(
     a_code_allows_a_few_tries_only,
     email_waits_in_the_outbox_until_the_mail_server_is_back,
     a_bulk_reset_can_invite_everyone_instead_of_showing_passwords,
+    a_later_reset_cancels_an_unused_invitation,
 );
 
 async fn server_with_mail(backend: Backend, sink_port: u16) -> TestServer {
@@ -317,5 +318,43 @@ async fn a_bulk_reset_can_invite_everyone_instead_of_showing_passwords(backend: 
     .expect("complete");
     server
         .sign_in("v2@contoso.example", "v2 chose this long passphrase")
+        .await;
+}
+
+async fn a_later_reset_cancels_an_unused_invitation(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = server_with_mail(backend, sink.addr.port()).await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "walt@contoso.example", &[])
+        .await;
+    invite(&admin, "walt@contoso.example").await;
+    let code = sink.wait_for(1, Duration::from_secs(10)).await[0]
+        .indented_line()
+        .expect("code");
+    let shown = admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("walt@contoso.example")),
+            ..Default::default()
+        })
+        .await
+        .expect("show-once reset")
+        .into_inner();
+    let stale = complete(
+        &server,
+        "walt@contoso.example",
+        &code,
+        "an attacker's passphrase here",
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        stale.code(),
+        Code::Unauthenticated,
+        "the old invitation died with the password it replaced"
+    );
+    server
+        .sign_in("walt@contoso.example", &shown.generated_password)
         .await;
 }

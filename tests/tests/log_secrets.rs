@@ -42,7 +42,14 @@ fn capture() -> &'static Capture {
 
 async fn a_full_slice_logs_no_secret(backend: Backend) {
     let capture = capture();
-    let server = TestServer::start(backend).await;
+    let sink = gatehouse_tests::smtp::SmtpSink::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        config.smtp_host = Some("127.0.0.1".into());
+        config.smtp_port = sink.addr.port();
+        config.smtp_security = "none".into();
+        config.outbox_poll_millis = 50;
+    })
+    .await;
     let mut secrets = vec![server.admin_password.clone(), ADMIN_PASSWORD.to_owned()];
 
     let first = server
@@ -111,6 +118,76 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
         .sign_out(pb::SignOutRequest {})
         .await
         .expect("sign out");
+
+    // Bulk resets stream passwords; invitations mail codes. Neither may be logged.
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users: vec![username("quinn@contoso.example")],
+            ..Default::default()
+        })
+        .await
+        .expect("bulk")
+        .into_inner();
+    while let Some(message) = stream.message().await.expect("stream") {
+        if let Some(pb::bulk_reset_passwords_response::Event::Result(r)) = message.event {
+            secrets.push(r.generated_password);
+        }
+    }
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("quinn@contoso.example")),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("invite");
+    let code = sink.wait_for(1, std::time::Duration::from_secs(10)).await[0]
+        .indented_line()
+        .expect("code");
+    let invited_password = "chosen with the invitation code";
+    server
+        .client()
+        .await
+        .self_service()
+        .complete_password_reset(pb::CompletePasswordResetRequest {
+            username: "quinn@contoso.example".into(),
+            code: code.clone(),
+            new_password: invited_password.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("complete");
+    secrets.push(code);
+    secrets.push(invited_password.to_owned());
+
+    // Nor the audit trail.
+    let mut token = String::new();
+    loop {
+        let page = admin
+            .admin()
+            .list_audit_events(pb::ListAuditEventsRequest {
+                page_size: 500,
+                page_token: token.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("audit")
+            .into_inner();
+        for event in &page.events {
+            for secret in &secrets {
+                assert!(
+                    !event.details_json.contains(secret.as_str()),
+                    "a secret reached the audit log"
+                );
+            }
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        token = page.next_page_token;
+    }
     server.stop().await;
 
     let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf-8 logs");

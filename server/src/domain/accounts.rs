@@ -44,6 +44,8 @@ impl Gatehouse {
     ) -> Result<PasswordPolicy, Error> {
         self.require(actor, "policy.update", &[Role::GlobalAdmin])
             .await?;
+        // Read under the tenant lock, so two partial updates cannot overwrite each other.
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
         let current = self.policy(actor.tenant_id).await?;
         let next = current.updated(update).map_err(|violations| {
             Error::from_violations(violations)
@@ -51,7 +53,6 @@ impl Gatehouse {
                 .unwrap_or_else(|| Error::invalid("update", "invalid"))
         })?;
         let changed = describe_changes(&current, &next);
-        let tx = self.store.write_tenant(actor.tenant_id).await?;
         tx.put_policy(policy_row(actor.tenant_id, &next)).await?;
         tx.append_audit(audit::event(
             actor.tenant_id,

@@ -362,6 +362,10 @@ impl Gatehouse {
     ) -> Result<(BulkJobRow, Vec<BulkItemRow>), Error> {
         let digest = {
             let mut hasher = Sha256::new();
+            // A key belongs to the actor who first used it: another admin reusing it gets
+            // FAILED_PRECONDITION instead of judging the job under their own roles.
+            hasher.update(actor.principal.to_string().as_bytes());
+            hasher.update(b"\n");
             hasher.update(if request.require_change {
                 b"change:1\n"
             } else {

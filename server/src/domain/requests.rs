@@ -367,7 +367,9 @@ impl Gatehouse {
                 .users_with_role(user.tenant_id, tier.as_str())
                 .await?
                 .into_iter()
-                .filter(|admin| admin.id != user.id)
+                .filter(|admin| {
+                    admin.id != user.id && admin.state == super::types::UserState::Active.as_str()
+                })
                 .collect();
             if !admins.is_empty() {
                 return Ok(admins);

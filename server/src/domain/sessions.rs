@@ -85,7 +85,9 @@ impl Gatehouse {
             let print = self.failure_fingerprint(user.id, password).await?;
             if credential.recent_failures.split(',').any(|f| f == print) {
                 // Known to be wrong (the list is cleared whenever the password changes): not
-                // checked again and not counted again.
+                // checked again and not counted again. The dummy hash keeps the answer as slow
+                // as for an unknown user.
+                self.hasher.verify(password, None).await?;
                 self.audit_failed_sign_in(
                     Some(user.tenant_id),
                     caller,
@@ -101,6 +103,7 @@ impl Gatehouse {
                     .reserve_attempt(user.id, policy.lockout_threshold, now)
                     .await?
             {
+                self.hasher.verify(password, None).await?;
                 self.audit_failed_sign_in(
                     Some(user.tenant_id),
                     caller,
@@ -151,7 +154,7 @@ impl Gatehouse {
                     &policy,
                     &fingerprint,
                     verified.matches,
-                    reason,
+                    ("session.sign_in", reason),
                     now,
                 )
                 .await
@@ -160,6 +163,37 @@ impl Gatehouse {
             }
             return Err(Error::sign_in_failed());
         }
+        let rehash = if verified.needs_rehash {
+            Some(self.hasher.hash(password).await?)
+        } else {
+            None
+        };
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        // The password checked above must still be the user's: a reset or change that
+        // committed during the hash revoked every session, and a session opened with the old
+        // password must not outlive it.
+        let current = match tx.lock_user(user.tenant_id, user.id).await? {
+            Some(locked) if locked.state == UserState::Active.as_str() => tx
+                .credential(user.id)
+                .await?
+                .filter(|c| c.hash == credential.hash)
+                .map(|c| (locked, c)),
+            _ => None,
+        };
+        let Some((user, credential)) = current else {
+            drop(tx);
+            self.give_back_attempt(&user).await;
+            self.audit_failed_sign_in(
+                Some(user.tenant_id),
+                caller,
+                Some(user.id),
+                "changed_meanwhile",
+            )
+            .await;
+            return Err(Error::sign_in_failed());
+        };
+        // Judged on the rows this transaction locked: a forced change that committed during
+        // the hash applies to this session too.
         let change_reason = if credential.must_change {
             Some(if credential.temporary {
                 ChangeReason::TemporaryPassword
@@ -174,33 +208,6 @@ impl Gatehouse {
         } else {
             None
         };
-        let rehash = if verified.needs_rehash {
-            Some(self.hasher.hash(password).await?)
-        } else {
-            None
-        };
-        let tx = self.store.write_tenant(user.tenant_id).await?;
-        // The password checked above must still be the user's: a reset or change that
-        // committed during the hash revoked every session, and a session opened with the old
-        // password must not outlive it.
-        let still_current = match tx.lock_user(user.tenant_id, user.id).await? {
-            Some(locked) if locked.state == UserState::Active.as_str() => tx
-                .credential(user.id)
-                .await?
-                .is_some_and(|c| c.hash == credential.hash),
-            _ => false,
-        };
-        if !still_current {
-            drop(tx);
-            self.audit_failed_sign_in(
-                Some(user.tenant_id),
-                caller,
-                Some(user.id),
-                "changed_meanwhile",
-            )
-            .await;
-            return Err(Error::sign_in_failed());
-        }
         tx.clear_failures(user.id).await?;
         if let Some(new_hash) = rehash {
             tx.rehash_credential(user.id, &credential.hash, new_hash)
@@ -266,12 +273,27 @@ impl Gatehouse {
         let credential = self.store.credential(user.id).await?.ok_or_else(|| {
             Error::FailedPrecondition("the account has no password to change".to_owned())
         })?;
-        if !self
-            .hasher
-            .verify(current, Some(&credential.hash))
-            .await?
-            .matches
+        // The current password is guarded like sign-in: a stolen session token must not
+        // give unlimited guesses.
+        let wrong = || Error::Unauthenticated("the current password is incorrect".to_owned());
+        let fingerprint = self.failure_fingerprint(user.id, current).await?;
+        let known_wrong = credential
+            .recent_failures
+            .split(',')
+            .any(|f| f == fingerprint);
+        if known_wrong
+            || (policy.lockout_threshold > 0
+                && !self
+                    .store
+                    .reserve_attempt(user.id, policy.lockout_threshold, store::now())
+                    .await?)
         {
+            self.hasher.verify(current, None).await?;
+            let reason = if known_wrong {
+                "repeated_wrong_password"
+            } else {
+                "locked_out"
+            };
             self.append(audit::event(
                 user.tenant_id,
                 format!("user:{}", user.id),
@@ -279,25 +301,37 @@ impl Gatehouse {
                 "password.change",
                 format!("user:{}", user.id),
                 Outcome::Failure,
-                &[("reason", "wrong_current_password")],
+                &[("reason", reason)],
             ))
             .await?;
-            return Err(Error::Unauthenticated(
-                "the current password is incorrect".to_owned(),
-            ));
+            return Err(wrong());
         }
-        let history_depth = u64::from(policy.history_count.saturating_sub(1));
-        for old in self.store.password_history(user.id, history_depth).await? {
-            if self.hasher.verify(new, Some(&old)).await?.matches {
-                return Err(Error::invalid(
-                    "new_password",
-                    format!(
-                        "was used recently: the last {} passwords may not be reused",
-                        policy.history_count
-                    ),
-                ));
+        let verified = match self.hasher.verify(current, Some(&credential.hash)).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.give_back_attempt(&user).await;
+                return Err(e);
             }
+        };
+        if !verified.matches {
+            let refusal = ("password.change", "wrong_current_password");
+            self.record_refusal(
+                caller,
+                &user,
+                &policy,
+                &fingerprint,
+                false,
+                refusal,
+                store::now(),
+            )
+            .await?;
+            return Err(wrong());
         }
+        // Right: the attempt does not count, whatever happens next.
+        if policy.lockout_threshold > 0 {
+            self.give_back_attempt(&user).await;
+        }
+        self.check_history(user.id, new, &policy).await?;
         let hash = self.hasher.hash(new).await?;
         let now = store::now();
         let tx = self.store.write_tenant(user.tenant_id).await?;
@@ -402,6 +436,7 @@ impl Gatehouse {
             &user.username,
             &user.display_name,
         ))?;
+        self.check_history(user.id, new_password, &policy).await?;
         let hash = self.hasher.hash(new_password).await?;
         let tx = self.store.write_tenant(user.tenant_id).await?;
         let Some(locked) = tx.lock_user(user.tenant_id, user.id).await? else {
@@ -489,6 +524,29 @@ impl Gatehouse {
         Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
     }
 
+    /// Refuses a password among the user's previous ones (the current one is compared by
+    /// the caller or is not the person's own).
+    async fn check_history(
+        &self,
+        user_id: Uuid,
+        new: &Password,
+        policy: &super::policy::PasswordPolicy,
+    ) -> Result<(), Error> {
+        let depth = u64::from(policy.history_count.saturating_sub(1));
+        for old in self.store.password_history(user_id, depth).await? {
+            if self.hasher.verify(new, Some(&old)).await?.matches {
+                return Err(Error::invalid(
+                    "new_password",
+                    format!(
+                        "was used recently: the last {} passwords may not be reused",
+                        policy.history_count
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     async fn give_back_attempt(&self, user: &UserRow) {
         let result = async {
             let tx = self.store.write_tenant(user.tenant_id).await?;
@@ -512,7 +570,7 @@ impl Gatehouse {
         policy: &super::policy::PasswordPolicy,
         fingerprint: &str,
         password_matched: bool,
-        reason: &str,
+        (action, reason): (&str, &str),
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let tx = self.store.write_tenant(user.tenant_id).await?;
@@ -542,7 +600,7 @@ impl Gatehouse {
             user.tenant_id,
             "anonymous".to_owned(),
             caller.service.clone(),
-            "session.sign_in",
+            action,
             format!("user:{}", user.id),
             Outcome::Failure,
             &[("reason", reason)],

@@ -456,7 +456,8 @@ impl AdminService for AdminApi {
                 Err(_) => return Err(convert::invalid("delivery", "unknown delivery")),
             },
         };
-        let (events, mut domain_rx) = mpsc::channel(64);
+        // Small: when the caller hangs up, few users are reset whose passwords nobody reads.
+        let (events, mut domain_rx) = mpsc::channel(4);
         let (out, out_rx) = mpsc::channel(64);
         let core = self.core.clone();
         let failures = out.clone();

@@ -32,11 +32,16 @@ impl SelfService for SelfApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let password = Password::new(req.password);
-        let signed_in = self
-            .core
-            .sign_in(&caller, &req.username, &password, &req.tenant)
-            .await
-            .map_err(to_status)?;
+        let core = self.core.clone();
+        // Detached: a caller who hangs up mid-hash must not leave a reserved lock-out
+        // attempt behind (the count, the audit event and the lock are written after the hash).
+        let signed_in = tokio::spawn(async move {
+            core.sign_in(&caller, &req.username, &password, &req.tenant)
+                .await
+        })
+        .await
+        .map_err(|_| Status::internal("internal error"))?
+        .map_err(to_status)?;
         Ok(Response::new(pb::SignInResponse {
             session_token: signed_in.token.expose().to_owned(),
             session_kind: convert::session_kind(signed_in.kind).into(),
@@ -55,11 +60,13 @@ impl SelfService for SelfApi {
         let req = request.into_inner();
         let current = Password::new(req.current_password);
         let new = Password::new(req.new_password);
-        let changed = self
-            .core
-            .change_password(&caller, &current, &new)
-            .await
-            .map_err(to_status)?;
+        let core = self.core.clone();
+        // Detached for the same reason as SignIn: it reserves a lock-out attempt.
+        let changed =
+            tokio::spawn(async move { core.change_password(&caller, &current, &new).await })
+                .await
+                .map_err(|_| Status::internal("internal error"))?
+                .map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse {
             session_token: changed.token.expose().to_owned(),
             expire_time: Some(convert::timestamp(changed.expires_at)),

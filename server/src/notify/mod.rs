@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 use crate::store::{OutboxRow, Store};
 
-/// How long a claim lasts before another server may take the message.
-const CLAIM: Duration = Duration::from_secs(60);
+/// How long a claim lasts before another server may take the message: longer than a whole
+/// batch can take (16 messages × a 20 s SMTP timeout), so a slow relay never lets a second
+/// server send a message the first is still sending.
+const CLAIM: Duration = Duration::from_secs(600);
 /// Messages claimed per round.
 const BATCH: u64 = 16;
 /// Longest wait between two attempts of one message.

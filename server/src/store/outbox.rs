@@ -105,7 +105,7 @@ impl Store {
 
     /// Marks a claimed message sent and forgets its body (it may hold a code).
     pub async fn message_sent(&self, id: Uuid, worker: &str, at: DateTime<Utc>) -> StoreResult<()> {
-        outbox_message::Entity::update_many()
+        let result = outbox_message::Entity::update_many()
             .col_expr(outbox_message::Column::SentAt, Expr::value(at))
             .col_expr(outbox_message::Column::Body, Expr::value(""))
             .col_expr(
@@ -116,6 +116,9 @@ impl Store {
             .filter(outbox_message::Column::ClaimedBy.eq(worker))
             .exec(self.conn())
             .await?;
+        if result.rows_affected == 0 {
+            tracing::warn!(message = %id, "a message was sent after its claim passed to another server");
+        }
         Ok(())
     }
 

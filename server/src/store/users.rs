@@ -201,9 +201,19 @@ impl Tx {
             .await?)
     }
 
-    /// Replaces a user's password credential, moving the old hash to the history. Call
-    /// [`Tx::lock_user`] first.
+    /// Replaces a user's password credential, moving the old hash to the history, and uses
+    /// up any unused one-time code of the user: a code must not outlive the password it was
+    /// sent to replace. Call [`Tx::lock_user`] first.
     pub async fn put_credential(&self, row: CredentialRow) -> StoreResult<()> {
+        super::entities::one_time_code::Entity::update_many()
+            .col_expr(
+                super::entities::one_time_code::Column::UsedAt,
+                Expr::value(row.set_at),
+            )
+            .filter(super::entities::one_time_code::Column::UserId.eq(row.user_id))
+            .filter(super::entities::one_time_code::Column::UsedAt.is_null())
+            .exec(self.conn())
+            .await?;
         let previous = password_credential::Entity::find_by_id(row.user_id)
             .one(self.conn())
             .await?;
