@@ -563,10 +563,10 @@ impl Gatehouse {
         item: &BulkItemRow,
         result: &mut BulkResult,
     ) -> Result<(), Error> {
-        let target = self.find_user(actor, key_of(&item.user_ref)).await?;
-        result.user_id = Some(target.id);
         let (job_id, require_change) = (job.id, job.require_change);
         if job.invite {
+            let target = self.find_user(actor, key_of(&item.user_ref)).await?;
+            result.user_id = Some(target.id);
             let settles = Settles::BulkItem {
                 job_id,
                 index: item.idx,
@@ -587,6 +587,13 @@ impl Gatehouse {
                 Err(e) => Err(e),
             };
         }
+        // A user named by id is found by the transaction's own row lock; no separate read.
+        let target_id = match key_of(&item.user_ref) {
+            UserKey::Id(id) => Uuid::parse_str(&id)
+                .map_err(|_| Error::NotFound("no such user in this tenant".to_owned()))?,
+            key => self.find_user(actor, key).await?.id,
+        };
+        result.user_id = Some(target_id);
         // The role check runs once, inside the user's transaction (`target_tx`): a refusal
         // there wastes one hash, which is rare; a separate pre-check would cost every user
         // two more queries.
@@ -595,9 +602,9 @@ impl Gatehouse {
         let now = store::now();
         let expires_at = require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
-        let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
+        let (tx, _, _) = self.target_tx(actor, "password.reset", target_id).await?;
         if !tx
-            .settle_item(job_id, item.idx, Some(target.id), "reset", "", now)
+            .settle_item(job_id, item.idx, Some(target_id), "reset", "", now)
             .await?
         {
             // Settled meanwhile by a concurrent retry: this change must not happen.
@@ -607,7 +614,7 @@ impl Gatehouse {
             return Ok(());
         }
         tx.put_credential(new_credential(
-            target.id,
+            target_id,
             actor.tenant_id,
             hash,
             now,
@@ -616,15 +623,15 @@ impl Gatehouse {
             require_change,
         ))
         .await?;
-        tx.trim_history(target.id, u64::from(policy.history_count))
+        tx.trim_history(target_id, u64::from(policy.history_count))
             .await?;
-        let revoked = tx.revoke_user_sessions(target.id, now).await?;
+        let revoked = tx.revoke_user_sessions(target_id, now).await?;
         tx.append_audit(audit::event(
             actor.tenant_id,
             actor.principal.to_string(),
             actor.service.clone(),
             "password.reset",
-            format!("user:{}", target.id),
+            format!("user:{}", target_id),
             Outcome::Success,
             &[
                 ("bulk_job", &job_id.to_string()),

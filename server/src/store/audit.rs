@@ -70,15 +70,22 @@ pub fn chain_hash(row: &AuditRow) -> String {
 impl Tx {
     /// Appends an event to its tenant's chain, inside this transaction.
     pub async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
-        let head = tenant::Entity::find_by_id(event.tenant_id)
-            .lock_exclusive()
-            .one(self.conn())
-            .await?
-            .ok_or_else(|| StoreError::Corrupt(format!("no tenant {}", event.tenant_id)))?;
+        let (head_seq, head_hash) = match self.remembered_head(event.tenant_id) {
+            Some(head) => head,
+            None => {
+                let row = tenant::Entity::find_by_id(event.tenant_id)
+                    .lock_exclusive()
+                    .one(self.conn())
+                    .await?
+                    .ok_or_else(|| StoreError::Corrupt(format!("no tenant {}", event.tenant_id)))?;
+                (row.audit_seq, row.audit_head)
+            }
+        };
+        let event_tenant = event.tenant_id;
         let mut row = AuditRow {
             id: Uuid::now_v7(),
             tenant_id: event.tenant_id,
-            seq: head.audit_seq + 1,
+            seq: head_seq + 1,
             occurred_at: now(),
             actor: event.actor,
             caller_service: event.caller_service,
@@ -86,7 +93,7 @@ impl Tx {
             target: event.target,
             outcome: event.outcome,
             details: event.details,
-            prev_hash: head.audit_head.clone(),
+            prev_hash: head_hash,
             hash: String::new(),
         };
         row.hash = chain_hash(&row);
@@ -96,14 +103,29 @@ impl Tx {
             .exec(self.conn())
             .await?;
         tenant::Entity::update(tenant::ActiveModel {
-            id: Set(head.id),
+            id: Set(event_tenant),
             audit_seq: Set(seq),
-            audit_head: Set(hash),
+            audit_head: Set(hash.clone()),
             ..Default::default()
         })
         .exec(self.conn())
         .await?;
+        self.remember_head(event_tenant, seq, hash);
         Ok(())
+    }
+
+    /// Keeps the chain head of the locked tenant row.
+    pub(crate) fn remember_head(&self, tenant_id: Uuid, seq: i64, hash: String) {
+        if let Ok(mut head) = self.head.lock() {
+            *head = Some((tenant_id, seq, hash));
+        }
+    }
+
+    fn remembered_head(&self, tenant_id: Uuid) -> Option<(i64, String)> {
+        let head = self.head.lock().ok()?;
+        head.as_ref()
+            .filter(|(id, _, _)| *id == tenant_id)
+            .map(|(_, seq, hash)| (*seq, hash.clone()))
     }
 }
 

@@ -114,6 +114,9 @@ impl StartupLock {
 /// A write transaction. Dropped without [`Tx::commit`], it rolls back.
 pub struct Tx {
     tx: DatabaseTransaction,
+    /// The audit chain head of the tenant this transaction locked (id, seq, hash): appends
+    /// under the lock need not read it again.
+    head: std::sync::Mutex<Option<(uuid::Uuid, i64, String)>>,
 }
 
 impl Store {
@@ -183,7 +186,10 @@ impl Store {
             ..Default::default()
         };
         let tx = self.db.begin_with_options(options).await?;
-        Ok(Tx { tx })
+        Ok(Tx {
+            tx,
+            head: std::sync::Mutex::new(None),
+        })
     }
 
     /// Whether this is the embedded SQLite store.

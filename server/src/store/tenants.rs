@@ -90,11 +90,12 @@ impl Tx {
     /// stable tenant-wide count (such as "the last global admin").
     pub async fn lock_tenant(&self, tenant_id: Uuid) -> StoreResult<()> {
         use sea_orm::QuerySelect as _;
-        tenant::Entity::find_by_id(tenant_id)
+        let row = tenant::Entity::find_by_id(tenant_id)
             .lock_exclusive()
             .one(self.conn())
             .await?
             .ok_or_else(|| StoreError::Corrupt(format!("no tenant {tenant_id}")))?;
+        self.remember_head(row.id, row.audit_seq, row.audit_head);
         Ok(())
     }
 }
