@@ -380,6 +380,31 @@ pub fn username(name: &str) -> pb::UserRef {
     }
 }
 
+/// Every audit event matching `filter` (all pages), newest first.
+pub async fn audit_events(
+    client: &Client,
+    filter: pb::ListAuditEventsRequest,
+) -> Vec<pb::AuditEvent> {
+    let mut events = Vec::new();
+    let mut request = pb::ListAuditEventsRequest {
+        page_size: 500,
+        ..filter
+    };
+    loop {
+        let page = client
+            .admin()
+            .list_audit_events(request.clone())
+            .await
+            .expect("list audit events")
+            .into_inner();
+        events.extend(page.events);
+        if page.next_page_token.is_empty() {
+            return events;
+        }
+        request.page_token = page.next_page_token;
+    }
+}
+
 /// The field violations of a status's `google.rpc.BadRequest` details.
 pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt as _;

@@ -301,31 +301,16 @@ async fn parallel_wrong_guesses_check_no_more_passwords_than_the_threshold(backe
         );
     }
     // Every checked password left a `wrong_password` event; the rest were refused unchecked.
-    let mut checked = 0;
-    let mut token = String::new();
-    loop {
-        let page = admin
-            .admin()
-            .list_audit_events(pb::ListAuditEventsRequest {
-                action: "session.sign_in".into(),
-                target: format!("user:{id}"),
-                page_size: 500,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("audit")
-            .into_inner();
-        checked += page
-            .events
-            .iter()
-            .filter(|e| e.details_json.contains("wrong_password"))
-            .count();
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
+    let filter = pb::ListAuditEventsRequest {
+        action: "session.sign_in".into(),
+        target: format!("user:{id}"),
+        ..Default::default()
+    };
+    let checked = gatehouse_tests::audit_events(&admin, filter)
+        .await
+        .iter()
+        .filter(|e| e.details_json.contains("\"wrong_password\""))
+        .count();
     assert!(
         checked > 0 && checked <= 10,
         "{checked} passwords were checked; the threshold is 10"

@@ -332,35 +332,17 @@ async fn run_partially(
 }
 
 async fn count_bulk_resets(admin: &Client, job_id: &str) -> (usize, usize) {
-    let mut events = 0;
-    let mut targets = HashSet::new();
-    let mut token = String::new();
-    loop {
-        let page = admin
-            .admin()
-            .list_audit_events(pb::ListAuditEventsRequest {
-                action: "password.reset".into(),
-                page_size: 500,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("audit")
-            .into_inner();
-        for event in page
-            .events
-            .iter()
-            .filter(|e| e.details_json.contains(job_id))
-        {
-            events += 1;
-            targets.insert(event.target.clone());
-        }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
-    (events, targets.len())
+    let filter = pb::ListAuditEventsRequest {
+        action: "password.reset".into(),
+        ..Default::default()
+    };
+    let resets: Vec<pb::AuditEvent> = gatehouse_tests::audit_events(admin, filter)
+        .await
+        .into_iter()
+        .filter(|e| e.details_json.contains(job_id))
+        .collect();
+    let targets: HashSet<&str> = resets.iter().map(|e| e.target.as_str()).collect();
+    (resets.len(), targets.len())
 }
 
 async fn an_interrupted_call_continues_where_it_stopped(backend: Backend) {

@@ -163,30 +163,14 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
     secrets.push(invited_password.to_owned());
 
     // Nor the audit trail.
-    let mut token = String::new();
-    loop {
-        let page = admin
-            .admin()
-            .list_audit_events(pb::ListAuditEventsRequest {
-                page_size: 500,
-                page_token: token.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("audit")
-            .into_inner();
-        for event in &page.events {
-            for secret in &secrets {
-                assert!(
-                    !event.details_json.contains(secret.as_str()),
-                    "a secret reached the audit log"
-                );
-            }
+    for event in gatehouse_tests::audit_events(&admin, pb::ListAuditEventsRequest::default()).await
+    {
+        for secret in &secrets {
+            assert!(
+                !event.details_json.contains(secret.as_str()),
+                "a secret reached the audit log"
+            );
         }
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
     }
     server.stop().await;
 
