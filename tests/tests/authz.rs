@@ -303,6 +303,7 @@ async fn call(
         Rpc::GetBulkJob => stub
             .get_bulk_job(pb::GetBulkJobRequest {
                 job_id: job_id.to_owned(),
+                ..Default::default()
             })
             .await
             .map(drop),

@@ -164,27 +164,38 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
         "61 distinct passwords, plus the empty one of the refusals"
     );
 
-    let job = helpdesk
-        .admin()
-        .get_bulk_job(pb::GetBulkJobRequest {
-            job_id: summary.job_id.clone(),
-        })
-        .await
-        .expect("job")
-        .into_inner();
+    // Read back in pages of 10.
+    let mut items = Vec::new();
+    let mut token = String::new();
+    let mut job;
+    loop {
+        job = helpdesk
+            .admin()
+            .get_bulk_job(pb::GetBulkJobRequest {
+                job_id: summary.job_id.clone(),
+                page_size: 10,
+                page_token: token.clone(),
+            })
+            .await
+            .expect("job")
+            .into_inner();
+        assert!(job.items.len() <= 10);
+        items.append(&mut job.items);
+        if job.next_page_token.is_empty() {
+            break;
+        }
+        token = job.next_page_token.clone();
+    }
     assert_eq!(job.total, 63);
     assert!(job.finish_time.is_some());
+    let indexes: Vec<i32> = items.iter().map(|i| i.index).collect();
     assert_eq!(
-        job.items.iter().filter(|i| i.outcome == "reset").count(),
-        61
+        indexes,
+        (0..63).collect::<Vec<i32>>(),
+        "every item once, in job order"
     );
-    assert_eq!(
-        job.items
-            .iter()
-            .filter(|i| i.outcome == "not_found")
-            .count(),
-        1
-    );
+    assert_eq!(items.iter().filter(|i| i.outcome == "reset").count(), 61);
+    assert_eq!(items.iter().filter(|i| i.outcome == "not_found").count(), 1);
 }
 
 async fn a_dry_run_reports_and_changes_nothing(backend: Backend) {

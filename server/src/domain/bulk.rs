@@ -160,6 +160,8 @@ pub struct BulkJob {
     pub total: i32,
     /// Items: (index, user_ref, user_id, outcome, reason, done_at).
     pub items: Vec<BulkJobItem>,
+    /// Token of the next page of items; empty on the last.
+    pub next_page_token: String,
 }
 
 /// One stored item.
@@ -268,7 +270,13 @@ impl Gatehouse {
     }
 
     /// A stored job and its items.
-    pub async fn bulk_job(&self, actor: &Actor, job_id: &str) -> Result<BulkJob, Error> {
+    pub async fn bulk_job(
+        &self,
+        actor: &Actor,
+        job_id: &str,
+        page_size: i32,
+        page_token: &str,
+    ) -> Result<BulkJob, Error> {
         self.require(
             actor,
             "password.bulk_job.read",
@@ -287,8 +295,33 @@ impl Gatehouse {
             .bulk_job(actor.tenant_id, id)
             .await?
             .ok_or_else(|| Error::NotFound("no such bulk job in this tenant".to_owned()))?;
-        let items = self.store.bulk_items(id).await?;
+        let limit = match page_size {
+            0 => 1000,
+            n if n < 0 => return Err(Error::invalid("page_size", "must not be negative")),
+            n => n.min(5000),
+        };
+        let scope = format!("bulk:{id}");
+        let after = super::users::decode_page_token(page_token, &scope)?
+            .map(|key| key.parse::<i32>())
+            .transpose()
+            .map_err(|_| Error::invalid("page_token", "not a token from this job"))?
+            .unwrap_or(-1);
+        let limit = usize::try_from(limit).unwrap_or(1000);
+        let mut items = self
+            .store
+            .bulk_items_page(id, after, limit as u64 + 1)
+            .await?;
+        let next_page_token = if items.len() > limit {
+            items.truncate(limit);
+            items
+                .last()
+                .map(|i| super::users::encode_page_token(&scope, &i.idx.to_string()))
+                .unwrap_or_default()
+        } else {
+            String::new()
+        };
         Ok(BulkJob {
+            next_page_token,
             id: job.id,
             actor: job.actor,
             idempotency_key: job.idempotency_key,

@@ -483,9 +483,10 @@ impl AdminService for AdminApi {
         request: Request<pb::GetBulkJobRequest>,
     ) -> Result<Response<pb::GetBulkJobResponse>, Status> {
         let actor = self.actor(&request).await?;
+        let req = request.into_inner();
         let job = self
             .core
-            .bulk_job(&actor, &request.into_inner().job_id)
+            .bulk_job(&actor, &req.job_id, req.page_size, &req.page_token)
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::bulk_job(job)))

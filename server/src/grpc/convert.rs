@@ -257,6 +257,7 @@ pub(crate) fn bulk_job(job: BulkJob) -> pb::GetBulkJobResponse {
         create_time: Some(timestamp(job.created_at)),
         finish_time: job.finished_at.map(timestamp),
         total: job.total,
+        next_page_token: job.next_page_token,
         items: job
             .items
             .into_iter()

@@ -48,6 +48,23 @@ impl Store {
             .all(self.conn())
             .await?)
     }
+
+    /// A page of a job's items after position `after`, in request order.
+    pub async fn bulk_items_page(
+        &self,
+        job_id: Uuid,
+        after: i32,
+        limit: u64,
+    ) -> StoreResult<Vec<BulkItemRow>> {
+        use sea_orm::QuerySelect as _;
+        Ok(bulk_job_item::Entity::find()
+            .filter(bulk_job_item::Column::JobId.eq(job_id))
+            .filter(bulk_job_item::Column::Idx.gt(after))
+            .order_by_asc(bulk_job_item::Column::Idx)
+            .limit(limit)
+            .all(self.conn())
+            .await?)
+    }
 }
 
 impl Tx {
