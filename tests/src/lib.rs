@@ -451,6 +451,15 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts the binary and waits until it reports SERVING.
     pub async fn start(data_dir: &std::path::Path, database_url: &DatabaseUrl) -> ServerProcess {
+        Self::start_with_env(data_dir, database_url, &[]).await
+    }
+
+    /// Starts the binary with extra `GATEHOUSE_*` settings in its environment.
+    pub async fn start_with_env(
+        data_dir: &std::path::Path,
+        database_url: &DatabaseUrl,
+        env: &[(&str, String)],
+    ) -> ServerProcess {
         let port = {
             let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
             probe.local_addr().expect("addr").port()
@@ -461,6 +470,7 @@ impl ServerProcess {
             .env("GATEHOUSE_DATA_DIR", data_dir)
             .env("GATEHOUSE_DATABASE_URL", database_url.expose())
             .env("RUST_LOG", "warn")
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(std::process::Stdio::null())
             .kill_on_drop(true)
             .spawn()

@@ -358,3 +358,81 @@ async fn a_later_reset_cancels_an_unused_invitation(backend: Backend) {
         .sign_in("walt@contoso.example", &shown.generated_password)
         .await;
 }
+
+mod killed_before_delivery {
+    use super::*;
+    use gatehouse_tests::{ServerProcess, fresh_database};
+
+    backend_tests!(a_message_committed_before_a_kill_is_delivered_once_after_restart);
+
+    /// SIGKILL right after a reset commits and before its email leaves (the mail server is
+    /// down), then a restart with the mail server up: the message arrives, once.
+    async fn a_message_committed_before_a_kill_is_delivered_once_after_restart(backend: Backend) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = fresh_database(backend, dir.path()).await;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("port")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let env = [
+            ("GATEHOUSE_SMTP_HOST", "127.0.0.1".to_owned()),
+            ("GATEHOUSE_SMTP_PORT", port.to_string()),
+            ("GATEHOUSE_SMTP_SECURITY", "none".to_owned()),
+            ("GATEHOUSE_OUTBOX_POLL_MILLIS", "50".to_owned()),
+        ];
+        let process = ServerProcess::start_with_env(dir.path(), &database, &env).await;
+        let bootstrap =
+            std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap");
+        let password = bootstrap
+            .lines()
+            .find_map(|l| l.strip_prefix("password: "))
+            .expect("password")
+            .to_owned();
+        let client = process.client().await;
+        let first = client
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: "admin@gatehouse.example".into(),
+                password: password.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("sign in")
+            .into_inner();
+        let admin = client.with_session(first.session_token);
+        let changed = admin
+            .self_service()
+            .change_password(pb::ChangePasswordRequest {
+                current_password: password,
+                new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
+            })
+            .await
+            .expect("change")
+            .into_inner();
+        let admin = client.with_session(changed.session_token);
+        admin
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: "yara@contoso.example".into(),
+                display_name: "Yara".into(),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        invite(&admin, "yara@contoso.example").await;
+        let (data_dir, database) = process.kill().await;
+
+        let sink = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr")).await;
+        let process = ServerProcess::start_with_env(&data_dir, &database, &env).await;
+        let mails = sink.wait_for(1, Duration::from_secs(60)).await;
+        assert_eq!(mails[0].to, ["yara@contoso.example"]);
+        assert!(
+            mails[0].indented_line().is_some(),
+            "the invitation code arrived"
+        );
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        assert_eq!(sink.mails().len(), 1, "delivered exactly once");
+        process.kill().await;
+    }
+}

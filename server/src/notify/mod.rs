@@ -14,12 +14,14 @@ use uuid::Uuid;
 
 use crate::store::{OutboxRow, Store};
 
-/// How long a claim lasts before another server may take the message: longer than a whole
-/// batch can take (16 messages × a 20 s SMTP timeout), so a slow relay never lets a second
-/// server send a message the first is still sending.
-const CLAIM: Duration = Duration::from_secs(600);
-/// Messages claimed per round.
-const BATCH: u64 = 16;
+/// How long a claim lasts before another server may take the message: longer than one
+/// delivery can take (the SMTP timeout), short enough that the claims of a server that died
+/// mid-delivery free up soon. Messages are claimed one at a time for the same reason.
+const CLAIM: Duration = Duration::from_secs(30);
+/// Messages claimed per round: one, so a claim never waits behind other deliveries.
+const BATCH: u64 = 1;
+/// How long one SMTP delivery may take.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest wait between two attempts of one message.
 const MAX_BACKOFF_SECS: i64 = 3600;
 
@@ -79,7 +81,7 @@ impl Transport {
         };
         let mut builder = builder
             .port(settings.port)
-            .timeout(Some(Duration::from_secs(20)));
+            .timeout(Some(SMTP_TIMEOUT));
         if let Some((user, password)) = settings.credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }
