@@ -14,6 +14,7 @@ mod m20261128_000003_policy_and_lockout;
 mod m20261128_000004_bulk_jobs;
 mod m20261128_000005_outbox_and_codes;
 mod m20261128_000006_reset_requests;
+mod m20261128_000007_expiry_reminders;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000004_bulk_jobs::Migration),
             Box::new(m20261128_000005_outbox_and_codes::Migration),
             Box::new(m20261128_000006_reset_requests::Migration),
+            Box::new(m20261128_000007_expiry_reminders::Migration),
         ]
     }
 }

@@ -71,6 +71,8 @@ pub struct Config {
     pub mail_from: String,
     /// How often an idle dispatcher looks for due messages, in milliseconds.
     pub outbox_poll_millis: u64,
+    /// How often the expiry-reminder job runs, in seconds.
+    pub expiry_reminder_interval_secs: u64,
 }
 
 /// A configuration value that is a secret: `Debug` prints a redaction.
@@ -120,6 +122,7 @@ impl Default for Config {
             smtp_password: None,
             mail_from: "Gatehouse <gatehouse@localhost>".to_owned(),
             outbox_poll_millis: 500,
+            expiry_reminder_interval_secs: 3600,
         }
     }
 }
@@ -202,6 +205,7 @@ impl Config {
             "smtp_password",
             "mail_from",
             "outbox_poll_millis",
+            "expiry_reminder_interval_secs",
         ]
     }
 

@@ -178,6 +178,10 @@ pub async fn serve(
             None
         }
     };
+    let reminders = tokio::spawn(remind_expiring_passwords(
+        core.clone(),
+        Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
+    ));
     let health_task = tokio::spawn(watch_health(store, health_reporter));
     let address = listener.local_addr().ok();
     tracing::info!(address = ?address, "gatehouse serving over mTLS");
@@ -199,6 +203,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     health_task.abort();
+    reminders.abort();
     if let Some(dispatcher) = dispatcher {
         dispatcher.abort();
     }
@@ -244,6 +249,18 @@ fn mail_transport(
         None => return Ok(None),
     };
     Ok(Some((transport, from)))
+}
+
+/// Runs the expiry-reminder job every `interval`.
+async fn remind_expiring_passwords(core: Gatehouse, interval: Duration) {
+    loop {
+        match core.send_expiry_reminders().await {
+            Ok(0) => {}
+            Ok(queued) => tracing::info!(queued, "expiry reminders queued"),
+            Err(e) => tracing::warn!(error = %e, "expiry reminders failed; retrying later"),
+        }
+        tokio::time::sleep(interval).await;
+    }
 }
 
 /// Reports SERVING while the database answers, NOT_SERVING while it does not.

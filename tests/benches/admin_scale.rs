@@ -162,6 +162,7 @@ async fn insert_users(
                 locked_until: Set(None),
                 lockout_count: Set(0),
                 recent_failures: Set(String::new()),
+                reminder_sent_for: Set(None),
             });
             password_credential::Entity::insert_many(rows)
                 .exec(&db)

@@ -11,6 +11,7 @@ mod error;
 pub mod hashing;
 mod notices;
 pub mod policy;
+mod reminders;
 mod requests;
 mod roles;
 mod secret;

@@ -426,6 +426,7 @@ pub(super) fn new_credential(
         locked_until: None,
         lockout_count: 0,
         recent_failures: String::new(),
+        reminder_sent_for: None,
     }
 }
 

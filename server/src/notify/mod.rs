@@ -79,9 +79,7 @@ impl Transport {
             }
             SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&settings.host)?,
         };
-        let mut builder = builder
-            .port(settings.port)
-            .timeout(Some(SMTP_TIMEOUT));
+        let mut builder = builder.port(settings.port).timeout(Some(SMTP_TIMEOUT));
         if let Some((user, password)) = settings.credentials {
             builder = builder.credentials(Credentials::new(user, password));
         }

@@ -44,6 +44,7 @@ mod tests {
             locked_until: None,
             lockout_count: 0,
             recent_failures: String::new(),
+            reminder_sent_for: None,
         };
         let shown = format!("{hash:?} {row:?}");
         assert!(!shown.contains("argon2"), "{shown}");

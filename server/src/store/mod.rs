@@ -12,6 +12,7 @@ pub mod entities;
 mod hash;
 mod lockout;
 mod outbox;
+mod reminders;
 mod requests;
 mod roles;
 mod sessions;

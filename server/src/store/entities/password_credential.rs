@@ -18,6 +18,7 @@ pub struct Model {
     pub locked_until: Option<DateTimeUtc>,
     pub lockout_count: i32,
     pub recent_failures: String,
+    pub reminder_sent_for: Option<DateTimeUtc>,
 }
 
 #[allow(missing_docs)]
