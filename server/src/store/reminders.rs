@@ -50,7 +50,7 @@ impl Tx {
         let result = password_credential::Entity::update_many()
             .col_expr(
                 password_credential::Column::ReminderSentFor,
-                Expr::col(password_credential::Column::SetAt).into(),
+                Expr::col(password_credential::Column::SetAt),
             )
             .filter(password_credential::Column::UserId.eq(user_id))
             .filter(password_credential::Column::SetAt.eq(set_at))
