@@ -107,9 +107,10 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
             summary.total,
             summary.reset,
             summary.refused,
-            summary.not_found
+            summary.not_found,
+            summary.duplicates
         ),
-        (63, 61, 1, 1)
+        (63, 60, 1, 1, 1)
     );
     assert_eq!(done.results.len(), 63);
     let indexes: HashSet<i32> = done.results.iter().map(|r| r.index).collect();
@@ -130,8 +131,7 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
     let sample = done
         .results
         .iter()
-        // Not bulk0001: named twice, its second reset replaced the first password.
-        .find(|r| r.outcome() == pb::BulkOutcome::Reset && r.user_id != ids[1])
+        .find(|r| r.outcome() == pb::BulkOutcome::Reset)
         .expect("a reset");
     assert!(sample.expire_time.is_some());
     let user = admin
@@ -152,7 +152,15 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
         pb::SessionKind::PasswordChangeOnly
     );
 
-    // The same user named twice (by id and by username) is reset twice, once per mention.
+    // bulk0001 is named by id and again by username: reset once, the second mention is a
+    // duplicate (a second reset would void the password streamed first).
+    let duplicate = done
+        .results
+        .iter()
+        .find(|r| r.outcome() == pb::BulkOutcome::Duplicate)
+        .expect("the duplicate");
+    assert_eq!(duplicate.user_ref, "username:bulk0001@contoso.example");
+    assert_eq!(duplicate.reason, "the same user as item 1");
     let passwords: HashSet<&str> = done
         .results
         .iter()
@@ -160,8 +168,8 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
         .collect();
     assert_eq!(
         passwords.len(),
-        62,
-        "61 distinct passwords, plus the empty one of the refusals"
+        61,
+        "60 distinct passwords, plus the empty one of the others"
     );
 
     // Read back in pages of 10.
@@ -194,7 +202,8 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
         (0..63).collect::<Vec<i32>>(),
         "every item once, in job order"
     );
-    assert_eq!(items.iter().filter(|i| i.outcome == "reset").count(), 61);
+    assert_eq!(items.iter().filter(|i| i.outcome == "reset").count(), 60);
+    assert_eq!(items.iter().filter(|i| i.outcome == "duplicate").count(), 1);
     assert_eq!(items.iter().filter(|i| i.outcome == "not_found").count(), 1);
 }
 

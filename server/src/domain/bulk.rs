@@ -65,6 +65,8 @@ pub enum BulkOutcome {
     AlreadyDone,
     /// Failed; the user is untouched.
     Failed,
+    /// Named again in the same request.
+    Duplicate,
 }
 
 impl BulkOutcome {
@@ -74,6 +76,7 @@ impl BulkOutcome {
             BulkOutcome::Refused => "refused",
             BulkOutcome::NotFound => "not_found",
             BulkOutcome::Failed => "failed",
+            BulkOutcome::Duplicate => "duplicate",
         }
     }
 }
@@ -118,6 +121,8 @@ pub struct BulkSummary {
     pub already_done: i32,
     /// Failed.
     pub failed: i32,
+    /// Named more than once.
+    pub duplicates: i32,
 }
 
 impl BulkSummary {
@@ -129,6 +134,7 @@ impl BulkSummary {
             BulkOutcome::NotFound => &mut self.not_found,
             BulkOutcome::AlreadyDone => &mut self.already_done,
             BulkOutcome::Failed => &mut self.failed,
+            BulkOutcome::Duplicate => &mut self.duplicates,
         };
         *slot += 1;
     }
@@ -216,14 +222,23 @@ impl Gatehouse {
                 pending.push(item);
                 continue;
             }
+            let duplicate = item.outcome == BulkOutcome::Duplicate.stored();
             let result = BulkResult {
                 index: item.idx,
                 user_ref: item.user_ref,
                 user_id: item.user_id,
-                outcome: BulkOutcome::AlreadyDone,
+                outcome: if duplicate {
+                    BulkOutcome::Duplicate
+                } else {
+                    BulkOutcome::AlreadyDone
+                },
                 generated: None,
                 expires_at: None,
-                reason: format!("settled by an earlier call: {}", item.outcome),
+                reason: if duplicate {
+                    item.reason
+                } else {
+                    format!("settled by an earlier call: {}", item.outcome)
+                },
                 invitation_sent: false,
             };
             summary.count(result.outcome);
@@ -386,6 +401,46 @@ impl Gatehouse {
         }
     }
 
+    /// For each reference, the earlier reference to the same user, if any: usernames are
+    /// resolved (in batches) so that a user named by id and by username counts once.
+    async fn earlier_mentions(
+        &self,
+        actor: &Actor,
+        refs: &[String],
+    ) -> Result<Vec<Option<usize>>, Error> {
+        let names: Vec<String> = refs
+            .iter()
+            .filter_map(|r| r.strip_prefix("username:").map(str::to_owned))
+            .collect();
+        let by_name: std::collections::HashMap<String, Uuid> = self
+            .store
+            .users_by_usernames(actor.tenant_id, &names)
+            .await?
+            .into_iter()
+            .map(|u| (u.username, u.id))
+            .collect();
+        let mut first_seen: std::collections::HashMap<Uuid, usize> =
+            std::collections::HashMap::new();
+        Ok(refs
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let id = match r.split_once(':') {
+                    Some(("id", id)) => Uuid::parse_str(id).ok(),
+                    Some((_, name)) => by_name.get(name).copied(),
+                    None => None,
+                }?;
+                match first_seen.entry(id) {
+                    std::collections::hash_map::Entry::Occupied(first) => Some(*first.get()),
+                    std::collections::hash_map::Entry::Vacant(slot) => {
+                        slot.insert(i);
+                        None
+                    }
+                }
+            })
+            .collect())
+    }
+
     /// Finds the job of this idempotency key, or stores a new one with every item pending.
     async fn bulk_job_for(
         &self,
@@ -446,17 +501,26 @@ impl Gatehouse {
             created_at: store::now(),
             finished_at: None,
         };
+        let earlier = self.earlier_mentions(actor, &refs).await?;
+        let now = store::now();
         let items: Vec<BulkItemRow> = refs
             .into_iter()
+            .zip(earlier)
             .enumerate()
-            .map(|(i, user_ref)| BulkItemRow {
+            .map(|(i, (user_ref, earlier))| BulkItemRow {
                 job_id: job.id,
                 idx: i32::try_from(i).unwrap_or(i32::MAX),
                 user_ref,
                 user_id: None,
-                outcome: PENDING.to_owned(),
-                reason: String::new(),
-                done_at: None,
+                // A repeated user is settled at once: resetting twice would void the first
+                // password streamed.
+                outcome: earlier
+                    .map_or(PENDING, |_| BulkOutcome::Duplicate.stored())
+                    .to_owned(),
+                reason: earlier
+                    .map(|j| format!("the same user as item {j}"))
+                    .unwrap_or_default(),
+                done_at: earlier.map(|_| now),
             })
             .collect();
         let tx = self.store.write_tenant(actor.tenant_id).await?;
@@ -488,8 +552,14 @@ impl Gatehouse {
             total: i32::try_from(refs.len()).unwrap_or(i32::MAX),
             ..Default::default()
         };
-        for (i, user_ref) in refs.into_iter().enumerate() {
-            let (user_id, outcome, reason) = match self.find_user(actor, key_of(&user_ref)).await {
+        let earlier = self.earlier_mentions(actor, &refs).await?;
+        for (i, (user_ref, earlier)) in refs.into_iter().zip(earlier).enumerate() {
+            let lookup = match earlier {
+                Some(j) => Err(Error::AlreadyExists(format!("the same user as item {j}"))),
+                None => self.find_user(actor, key_of(&user_ref)).await,
+            };
+            let (user_id, outcome, reason) = match lookup {
+                Err(Error::AlreadyExists(m)) => (None, BulkOutcome::Duplicate, m),
                 Err(Error::NotFound(m)) | Err(Error::InvalidArgument { message: m, .. }) => {
                     (None, BulkOutcome::NotFound, m)
                 }

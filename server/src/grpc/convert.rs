@@ -224,6 +224,7 @@ pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
                 BulkOutcome::NotFound => pb::BulkOutcome::NotFound,
                 BulkOutcome::AlreadyDone => pb::BulkOutcome::AlreadyDone,
                 BulkOutcome::Failed => pb::BulkOutcome::Failed,
+                BulkOutcome::Duplicate => pb::BulkOutcome::Duplicate,
             }
             .into(),
             // One of the places a generated password leaves the server: shown once.
@@ -244,6 +245,7 @@ pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
             not_found: s.not_found,
             already_done: s.already_done,
             failed: s.failed,
+            duplicates: s.duplicates,
         }),
     };
     pb::BulkResetPasswordsResponse { event: Some(event) }

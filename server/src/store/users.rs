@@ -59,6 +59,25 @@ impl Store {
             .await?)
     }
 
+    /// The users of a tenant with these (lower-case) usernames.
+    pub async fn users_by_usernames(
+        &self,
+        tenant_id: Uuid,
+        usernames: &[String],
+    ) -> StoreResult<Vec<UserRow>> {
+        let mut found = Vec::new();
+        for chunk in usernames.chunks(500) {
+            found.extend(
+                user::Entity::find()
+                    .filter(user::Column::TenantId.eq(tenant_id))
+                    .filter(user::Column::Username.is_in(chunk.iter().cloned()))
+                    .all(self.conn())
+                    .await?,
+            );
+        }
+        Ok(found)
+    }
+
     /// A page of users ordered by username.
     pub async fn list_users(
         &self,
