@@ -15,6 +15,7 @@ mod m20261128_000004_bulk_jobs;
 mod m20261128_000005_outbox_and_codes;
 mod m20261128_000006_reset_requests;
 mod m20261128_000007_expiry_reminders;
+mod m20261128_000008_verification_methods;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000005_outbox_and_codes::Migration),
             Box::new(m20261128_000006_reset_requests::Migration),
             Box::new(m20261128_000007_expiry_reminders::Migration),
+            Box::new(m20261128_000008_verification_methods::Migration),
         ]
     }
 }

@@ -63,9 +63,11 @@ enum Rpc {
     GetBulkJob,
     ListResetRequests,
     ResolveResetRequest,
+    ListUserVerificationMethods,
+    ClearVerificationMethods,
 }
 
-const RPCS: [Rpc; 23] = [
+const RPCS: [Rpc; 25] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -89,6 +91,8 @@ const RPCS: [Rpc; 23] = [
     Rpc::GetBulkJob,
     Rpc::ListResetRequests,
     Rpc::ResolveResetRequest,
+    Rpc::ListUserVerificationMethods,
+    Rpc::ClearVerificationMethods,
 ];
 
 /// What a caller should get from an RPC aimed at a user of the first tenant.
@@ -140,7 +144,9 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         AssignRole | RevokeRole | UpdatePasswordPolicy => &["global"],
         ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
-        ResolveResetRequest => &["global", "user", "password"],
+        ResolveResetRequest | ListUserVerificationMethods | ClearVerificationMethods => {
+            &["global", "user", "password"]
+        }
     };
     if allowed.contains(&role) {
         Expect::Allowed
@@ -309,6 +315,14 @@ async fn call(
             .map(drop),
         Rpc::ListResetRequests => stub
             .list_reset_requests(pb::ListResetRequestsRequest::default())
+            .await
+            .map(drop),
+        Rpc::ListUserVerificationMethods => stub
+            .list_user_verification_methods(pb::ListUserVerificationMethodsRequest { user: target })
+            .await
+            .map(drop),
+        Rpc::ClearVerificationMethods => stub
+            .clear_verification_methods(pb::ClearVerificationMethodsRequest { user: target })
             .await
             .map(drop),
         Rpc::ResolveResetRequest => {

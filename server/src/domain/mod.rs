@@ -9,6 +9,7 @@ pub mod authz;
 mod bulk;
 mod error;
 pub mod hashing;
+mod methods;
 mod notices;
 pub mod policy;
 mod reminders;
@@ -28,6 +29,7 @@ pub use bulk::{
 };
 pub use error::{Error, FieldViolation};
 pub use hashing::{HashSettings, Hasher};
+pub use methods::{AddedMethod, MethodKind, MethodView};
 pub use requests::{HelpRequest, RequestState, Resolution, Resolved};
 pub use roles::RolePage;
 pub use secret::{Password, SessionToken};

@@ -273,64 +273,15 @@ impl Gatehouse {
         let credential = self.store.credential(user.id).await?.ok_or_else(|| {
             Error::FailedPrecondition("the account has no password to change".to_owned())
         })?;
-        // The current password is guarded like sign-in: a stolen session token must not
-        // give unlimited guesses.
-        let wrong = || Error::Unauthenticated("the current password is incorrect".to_owned());
-        let fingerprint = self.failure_fingerprint(user.id, current).await?;
-        let known_wrong = credential
-            .recent_failures
-            .split(',')
-            .any(|f| f == fingerprint);
-        if known_wrong
-            || (policy.lockout_threshold > 0
-                && !self
-                    .store
-                    .reserve_attempt(user.id, policy.lockout_threshold, store::now())
-                    .await?)
-        {
-            self.hasher.verify(current, None).await?;
-            let reason = if known_wrong {
-                "repeated_wrong_password"
-            } else {
-                "locked_out"
-            };
-            self.append(audit::event(
-                user.tenant_id,
-                format!("user:{}", user.id),
-                caller.service.clone(),
-                "password.change",
-                format!("user:{}", user.id),
-                Outcome::Failure,
-                &[("reason", reason)],
-            ))
-            .await?;
-            return Err(wrong());
-        }
-        let verified = match self.hasher.verify(current, Some(&credential.hash)).await {
-            Ok(verified) => verified,
-            Err(e) => {
-                self.give_back_attempt(&user).await;
-                return Err(e);
-            }
-        };
-        if !verified.matches {
-            let refusal = ("password.change", "wrong_current_password");
-            self.record_refusal(
-                caller,
-                &user,
-                &policy,
-                &fingerprint,
-                false,
-                refusal,
-                store::now(),
-            )
-            .await?;
-            return Err(wrong());
-        }
-        // Right: the attempt does not count, whatever happens next.
-        if policy.lockout_threshold > 0 {
-            self.give_back_attempt(&user).await;
-        }
+        self.check_current_password(
+            caller,
+            &user,
+            &credential,
+            &policy,
+            current,
+            "password.change",
+        )
+        .await?;
         self.check_history(user.id, new, &policy).await?;
         let hash = self.hasher.hash(new).await?;
         let now = store::now();
@@ -522,6 +473,77 @@ impl Gatehouse {
         mac.update(user_id.as_bytes());
         mac.update(super::policy::normalise(password.expose()).as_bytes());
         Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+    }
+
+    /// Checks a person's current password as sign-in does: a stolen session token must not
+    /// give unlimited guesses, so the same lock-out applies (reserve an attempt, record a
+    /// wrong password, give a right one back). `action` names the audit event.
+    pub(super) async fn check_current_password(
+        &self,
+        caller: &Caller,
+        user: &UserRow,
+        credential: &store::CredentialRow,
+        policy: &super::policy::PasswordPolicy,
+        current: &Password,
+        action: &str,
+    ) -> Result<(), Error> {
+        let wrong = || Error::Unauthenticated("the current password is incorrect".to_owned());
+        let fingerprint = self.failure_fingerprint(user.id, current).await?;
+        let known_wrong = credential
+            .recent_failures
+            .split(',')
+            .any(|f| f == fingerprint);
+        if known_wrong
+            || (policy.lockout_threshold > 0
+                && !self
+                    .store
+                    .reserve_attempt(user.id, policy.lockout_threshold, store::now())
+                    .await?)
+        {
+            self.hasher.verify(current, None).await?;
+            let reason = if known_wrong {
+                "repeated_wrong_password"
+            } else {
+                "locked_out"
+            };
+            self.append(audit::event(
+                user.tenant_id,
+                format!("user:{}", user.id),
+                caller.service.clone(),
+                action,
+                format!("user:{}", user.id),
+                Outcome::Failure,
+                &[("reason", reason)],
+            ))
+            .await?;
+            return Err(wrong());
+        }
+        let verified = match self.hasher.verify(current, Some(&credential.hash)).await {
+            Ok(verified) => verified,
+            Err(e) => {
+                self.give_back_attempt(user).await;
+                return Err(e);
+            }
+        };
+        if !verified.matches {
+            let refusal = (action, "wrong_current_password");
+            self.record_refusal(
+                caller,
+                user,
+                policy,
+                &fingerprint,
+                false,
+                refusal,
+                store::now(),
+            )
+            .await?;
+            return Err(wrong());
+        }
+        // Right: the attempt does not count, whatever happens next.
+        if policy.lockout_threshold > 0 {
+            self.give_back_attempt(user).await;
+        }
+        Ok(())
     }
 
     /// Refuses a password among the user's previous ones (the current one is compared by

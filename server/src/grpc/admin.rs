@@ -550,4 +550,38 @@ impl AdminService for AdminApi {
             invitation_sent: resolved.invitation_sent,
         }))
     }
+
+    #[instrument(skip_all)]
+    async fn list_user_verification_methods(
+        &self,
+        request: Request<pb::ListUserVerificationMethodsRequest>,
+    ) -> Result<Response<pb::ListUserVerificationMethodsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let methods = self
+            .core
+            .user_methods(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListUserVerificationMethodsResponse {
+            methods: methods.into_iter().map(convert::method).collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn clear_verification_methods(
+        &self,
+        request: Request<pb::ClearVerificationMethodsRequest>,
+    ) -> Result<Response<pb::ClearVerificationMethodsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let key = convert::user_key("user", request.into_inner().user)?;
+        let cleared = self
+            .core
+            .clear_methods(&actor, key)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ClearVerificationMethodsResponse {
+            cleared: i32::try_from(cleared).unwrap_or(i32::MAX),
+        }))
+    }
 }

@@ -7,8 +7,8 @@ use uuid::Uuid;
 use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
-    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, HelpRequest, Principal,
-    RequestState, Role, RoleAssignment, SessionKind, User, UserKey, UserState,
+    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, HelpRequest, MethodKind, MethodView,
+    Principal, RequestState, Role, RoleAssignment, SessionKind, User, UserKey, UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -292,5 +292,29 @@ pub(crate) fn help_request(r: HelpRequest) -> pb::ResetRequest {
         update_time: Some(timestamp(r.updated_at)),
         resolved_by: r.resolved_by.unwrap_or_default(),
         comment: r.comment,
+    }
+}
+
+pub(crate) fn method_kind(value: i32) -> Result<MethodKind, Status> {
+    match pb::VerificationMethodKind::try_from(value) {
+        Ok(pb::VerificationMethodKind::Email) => Ok(MethodKind::Email),
+        Ok(pb::VerificationMethodKind::Authenticator) => Ok(MethodKind::Authenticator),
+        Ok(pb::VerificationMethodKind::Unspecified) | Err(_) => Err(invalid(
+            "kind",
+            "choose VERIFICATION_METHOD_KIND_EMAIL or VERIFICATION_METHOD_KIND_AUTHENTICATOR",
+        )),
+    }
+}
+
+pub(crate) fn method(m: MethodView) -> pb::VerificationMethod {
+    pb::VerificationMethod {
+        id: m.id.to_string(),
+        kind: match m.kind {
+            MethodKind::Email => pb::VerificationMethodKind::Email,
+            MethodKind::Authenticator => pb::VerificationMethodKind::Authenticator,
+        }
+        .into(),
+        masked: m.masked,
+        verified: m.verified,
     }
 }

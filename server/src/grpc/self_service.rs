@@ -127,4 +127,75 @@ impl SelfService for SelfApi {
             .map_err(to_status)?;
         Ok(Response::new(pb::RequestAdminHelpResponse {}))
     }
+
+    #[instrument(skip_all)]
+    async fn add_verification_method(
+        &self,
+        request: Request<pb::AddVerificationMethodRequest>,
+    ) -> Result<Response<pb::AddVerificationMethodResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let kind = convert::method_kind(req.kind)?;
+        let current = Password::new(req.current_password);
+        let core = self.core.clone();
+        // Detached: it checks the current password under the lock-out.
+        let added =
+            tokio::spawn(
+                async move { core.add_method(&caller, kind, &req.address, &current).await },
+            )
+            .await
+            .map_err(|_| Status::internal("internal error"))?
+            .map_err(to_status)?;
+        Ok(Response::new(pb::AddVerificationMethodResponse {
+            method_id: added.id.to_string(),
+            // The one place an authenticator secret leaves the server.
+            otpauth_uri: added
+                .otpauth_uri
+                .map(|u| u.expose().to_owned())
+                .unwrap_or_default(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn confirm_verification_method(
+        &self,
+        request: Request<pb::ConfirmVerificationMethodRequest>,
+    ) -> Result<Response<pb::ConfirmVerificationMethodResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let code = Password::new(req.code);
+        self.core
+            .confirm_method(&caller, &req.method_id, &code)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ConfirmVerificationMethodResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_verification_methods(
+        &self,
+        request: Request<pb::ListVerificationMethodsRequest>,
+    ) -> Result<Response<pb::ListVerificationMethodsResponse>, Status> {
+        let caller = caller(&request)?;
+        let methods = self.core.my_methods(&caller).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListVerificationMethodsResponse {
+            methods: methods.into_iter().map(convert::method).collect(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn remove_verification_method(
+        &self,
+        request: Request<pb::RemoveVerificationMethodRequest>,
+    ) -> Result<Response<pb::RemoveVerificationMethodResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let current = Password::new(req.current_password);
+        let core = self.core.clone();
+        tokio::spawn(async move { core.remove_method(&caller, &req.method_id, &current).await })
+            .await
+            .map_err(|_| Status::internal("internal error"))?
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RemoveVerificationMethodResponse {}))
+    }
 }

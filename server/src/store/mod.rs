@@ -11,6 +11,7 @@ mod codes;
 pub mod entities;
 mod hash;
 mod lockout;
+mod methods;
 mod outbox;
 mod reminders;
 mod requests;
@@ -40,6 +41,7 @@ pub use entities::{
 };
 pub use hash::PasswordHash;
 pub use lockout::{RECENT_FAILURES, Recorded};
+pub use methods::MethodRow;
 pub use outbox::{NewMessage, OutboxRow};
 pub use requests::{OPEN, RequestRow};
 pub use roles::RoleFilter;

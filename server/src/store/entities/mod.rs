@@ -14,3 +14,4 @@ pub mod server_secret;
 pub mod session;
 pub mod tenant;
 pub mod user;
+pub mod verification_method;

@@ -1,0 +1,454 @@
+//! Security info: the verification methods a person registers so they can reset a forgotten
+//! password themselves — an alternate email (confirmed with an emailed code) and an
+//! authenticator app (TOTP, RFC 6238, confirmed with a current code). Adding or removing one
+//! needs the current password again; the person's other addresses are told of every change.
+
+use totp_rs::{Builder, Secret};
+use uuid::Uuid;
+
+use super::audit::{self, Outcome};
+use super::error::Error;
+use super::secret::Password;
+use super::service::Gatehouse;
+use super::types::{Actor, Caller, Role, SessionKind};
+use super::users::{UserKey, code_digest};
+use crate::store::{self, MethodRow, NewMessage, UserRow};
+
+/// Most methods one person may register.
+const MAX_METHODS: usize = 5;
+/// Issuer shown by authenticator apps.
+const ISSUER: &str = "Gatehouse";
+
+/// The kind of a verification method.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MethodKind {
+    /// An alternate email address.
+    Email,
+    /// An authenticator app (TOTP).
+    Authenticator,
+}
+
+impl MethodKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            MethodKind::Email => "email",
+            MethodKind::Authenticator => "authenticator",
+        }
+    }
+}
+
+/// A method as shown to people: never the full address, never a secret.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodView {
+    /// Its id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: MethodKind,
+    /// `a•••@contoso.example`, or `Authenticator app`.
+    pub masked: String,
+    /// Confirmed by the person.
+    pub verified: bool,
+}
+
+/// The result of adding a method.
+#[derive(Debug)]
+pub struct AddedMethod {
+    /// The new (unconfirmed) method.
+    pub id: Uuid,
+    /// For an authenticator: the `otpauth://` URI to enrol the app with (contains the
+    /// secret; shown once).
+    pub otpauth_uri: Option<Password>,
+}
+
+impl Gatehouse {
+    /// Registers a method after checking the current password again.
+    pub async fn add_method(
+        &self,
+        caller: &Caller,
+        kind: MethodKind,
+        address: &str,
+        current_password: &Password,
+    ) -> Result<AddedMethod, Error> {
+        let user = self.full_session_user(caller).await?;
+        let policy = self.policy(user.tenant_id).await?;
+        let address = match kind {
+            MethodKind::Email => super::users::normalise_username("address", address)?,
+            MethodKind::Authenticator => String::new(),
+        };
+        let credential =
+            self.store.credential(user.id).await?.ok_or_else(|| {
+                Error::FailedPrecondition("the account has no password".to_owned())
+            })?;
+        self.check_current_password(
+            caller,
+            &user,
+            &credential,
+            &policy,
+            current_password,
+            "method.add",
+        )
+        .await?;
+        let existing = self.store.methods(user.id).await?;
+        if existing.len() >= MAX_METHODS {
+            return Err(Error::FailedPrecondition(format!(
+                "at most {MAX_METHODS} methods; remove one first"
+            )));
+        }
+        let now = store::now();
+        let id = Uuid::now_v7();
+        let (stored, code, uri) = match kind {
+            MethodKind::Email => {
+                let code = numeric_code();
+                (address.clone(), Some(code), None)
+            }
+            MethodKind::Authenticator => {
+                let secret = Secret::generate();
+                let uri = totp(&secret.to_base32(), &user.username)?
+                    .to_url()
+                    .map_err(|e| Error::Internal(e.to_string().into()))?;
+                (secret.to_base32(), None, Some(Password::new(uri)))
+            }
+        };
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        tx.insert_method(MethodRow {
+            id,
+            tenant_id: user.tenant_id,
+            user_id: user.id,
+            kind: kind.as_str().to_owned(),
+            address: stored,
+            created_at: now,
+            verified_at: None,
+            code_hash: code.as_ref().map(code_digest),
+            code_expires_at: code
+                .as_ref()
+                .map(|_| now + chrono::Duration::minutes(policy.reset_code_minutes.into())),
+            code_attempts: 0,
+            last_totp_step: 0,
+        })
+        .await?;
+        if let Some(code) = &code {
+            tx.enqueue(confirm_code(&user, &address, code)).await?;
+        }
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "method.add",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("kind", kind.as_str()), ("method", &id.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(AddedMethod {
+            id,
+            otpauth_uri: uri,
+        })
+    }
+
+    /// Confirms a method with the code sent to it (email) or shown by it (authenticator).
+    pub async fn confirm_method(
+        &self,
+        caller: &Caller,
+        method_id: &str,
+        code: &Password,
+    ) -> Result<(), Error> {
+        let user = self.full_session_user(caller).await?;
+        let policy = self.policy(user.tenant_id).await?;
+        let id = Uuid::parse_str(method_id)
+            .map_err(|_| Error::invalid("method_id", "not a valid id"))?;
+        let method = self
+            .store
+            .methods(user.id)
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| Error::NotFound("no such method".to_owned()))?;
+        let invalid = || {
+            Error::invalid(
+                "code",
+                "not the current code: check it, or request a new one",
+            )
+        };
+        let now = store::now();
+        let step = if method.kind == MethodKind::Authenticator.as_str() {
+            let totp = totp(&method.address, &user.username)?;
+            let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
+            let time = u64::try_from(now.timestamp()).unwrap_or(0);
+            // The matched time step: `verify_method` accepts only a step newer than the last,
+            // so a code is never accepted twice.
+            let step = totp.check(&digits, time).ok_or_else(invalid)?;
+            i64::try_from(step).unwrap_or(i64::MAX)
+        } else {
+            let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
+            let live =
+                method.code_expires_at.is_some_and(|at| at > now) && method.code_attempts < max;
+            if !live || method.code_hash.as_deref() != Some(code_digest(code).as_str()) {
+                if live {
+                    self.store.spend_method_try(method.id, max).await?;
+                }
+                return Err(invalid());
+            }
+            1
+        };
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        if !tx.verify_method(method.id, step, now).await? {
+            return Err(invalid());
+        }
+        for notice in self
+            .others_told(&user, Some(method.id), "A verification method was added to")
+            .await?
+        {
+            tx.enqueue(notice).await?;
+        }
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "method.confirm",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("kind", &method.kind), ("method", &method.id.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The caller's methods, masked.
+    pub async fn my_methods(&self, caller: &Caller) -> Result<Vec<MethodView>, Error> {
+        let user = self.full_session_user(caller).await?;
+        Ok(self
+            .store
+            .methods(user.id)
+            .await?
+            .iter()
+            .map(view)
+            .collect())
+    }
+
+    /// Removes one of the caller's methods after checking the current password again.
+    pub async fn remove_method(
+        &self,
+        caller: &Caller,
+        method_id: &str,
+        current_password: &Password,
+    ) -> Result<(), Error> {
+        let user = self.full_session_user(caller).await?;
+        let policy = self.policy(user.tenant_id).await?;
+        let id = Uuid::parse_str(method_id)
+            .map_err(|_| Error::invalid("method_id", "not a valid id"))?;
+        let credential =
+            self.store.credential(user.id).await?.ok_or_else(|| {
+                Error::FailedPrecondition("the account has no password".to_owned())
+            })?;
+        self.check_current_password(
+            caller,
+            &user,
+            &credential,
+            &policy,
+            current_password,
+            "method.remove",
+        )
+        .await?;
+        let notices = self
+            .others_told(&user, Some(id), "A verification method was removed from")
+            .await?;
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        if !tx.delete_method(user.id, id).await? {
+            return Err(Error::NotFound("no such method".to_owned()));
+        }
+        for notice in notices {
+            tx.enqueue(notice).await?;
+        }
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "method.remove",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("method", &id.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A user's methods, masked, for an administrator who may reset them.
+    pub async fn user_methods(
+        &self,
+        actor: &Actor,
+        key: UserKey,
+    ) -> Result<Vec<MethodView>, Error> {
+        self.require(
+            actor,
+            "method.read",
+            &[Role::GlobalAdmin, Role::UserAdmin, Role::PasswordAdmin],
+        )
+        .await?;
+        let target = self.find_user(actor, key).await?;
+        self.authorize(actor, "method.read", target.id).await?;
+        Ok(self
+            .store
+            .methods(target.id)
+            .await?
+            .iter()
+            .map(view)
+            .collect())
+    }
+
+    /// Clears every method of a user, for an administrator who may reset them; the person is
+    /// told at their contact address.
+    pub async fn clear_methods(&self, actor: &Actor, key: UserKey) -> Result<u64, Error> {
+        self.require(
+            actor,
+            "method.clear",
+            &[Role::GlobalAdmin, Role::UserAdmin, Role::PasswordAdmin],
+        )
+        .await?;
+        let target = self.find_user(actor, key).await?;
+        let (tx, user, _) = self.target_tx(actor, "method.clear", target.id).await?;
+        let cleared = tx.delete_methods(user.id).await?;
+        tx.enqueue(notice(
+            &user,
+            &super::notices::recipient(&user),
+            "Your verification methods were cleared by an administrator from",
+        ))
+        .await?;
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "method.clear",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("cleared", &cleared.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(cleared)
+    }
+
+    async fn full_session_user(&self, caller: &Caller) -> Result<UserRow, Error> {
+        let session = self.authenticate(caller).await?;
+        if session.kind != SessionKind::Full {
+            return Err(Error::PermissionDenied(
+                "this session may only change the password: call ChangePassword first".to_owned(),
+            ));
+        }
+        self.store
+            .user_by_id(session.tenant_id, session.user_id)
+            .await?
+            .ok_or_else(Error::no_session)
+    }
+
+    /// Notices for the person's contact address and their other verified email methods.
+    async fn others_told(
+        &self,
+        user: &UserRow,
+        except: Option<Uuid>,
+        what: &str,
+    ) -> Result<Vec<NewMessage>, Error> {
+        let mut addresses = vec![super::notices::recipient(user)];
+        for method in self.store.methods(user.id).await? {
+            if Some(method.id) != except
+                && method.kind == MethodKind::Email.as_str()
+                && method.verified_at.is_some()
+                && !addresses.contains(&method.address)
+            {
+                addresses.push(method.address);
+            }
+        }
+        Ok(addresses.iter().map(|a| notice(user, a, what)).collect())
+    }
+}
+
+fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
+    let secret = Secret::try_from_base32(secret_base32)
+        .map_err(|e| Error::Internal(e.to_string().into()))?;
+    Builder::new()
+        .with_secret(secret)
+        .with_account_name(account)
+        .with_issuer(Some(ISSUER))
+        .build()
+        .map_err(|e| Error::Internal(e.to_string().into()))
+}
+
+/// Eight digits from the CSPRNG.
+fn numeric_code() -> Password {
+    Password::new(format!("{:08}", rand::random_range(0..100_000_000u32)))
+}
+
+fn view(method: &MethodRow) -> MethodView {
+    let (kind, masked) = if method.kind == MethodKind::Authenticator.as_str() {
+        (MethodKind::Authenticator, "Authenticator app".to_owned())
+    } else {
+        (MethodKind::Email, mask_email(&method.address))
+    };
+    MethodView {
+        id: method.id,
+        kind,
+        masked,
+        verified: method.verified_at.is_some(),
+    }
+}
+
+/// `alice@contoso.example` → `a•••@contoso.example`.
+pub(crate) fn mask_email(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => "•••".to_owned(),
+    }
+}
+
+fn confirm_code(user: &UserRow, address: &str, code: &Password) -> NewMessage {
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: address.to_owned(),
+        subject: "Confirm this address".to_owned(),
+        body: format!(
+            "Hello {name},\n\nTo add this address to the account {username}, enter this code:\n\n    {code}\n\n\
+             If you did not ask for this, ignore this message.\n",
+            name = user.display_name,
+            username = user.username,
+            code = code.expose(),
+        ),
+    }
+}
+
+fn notice(user: &UserRow, address: &str, what: &str) -> NewMessage {
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: address.to_owned(),
+        subject: "Your security info changed".to_owned(),
+        body: format!(
+            "Hello {name},\n\n{what} your account {username}.\nIf this was not you, contact your administrator now.\n",
+            name = user.display_name,
+            username = user.username,
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_masked() {
+        assert_eq!(mask_email("alice@contoso.example"), "a•••@contoso.example");
+        assert_eq!(mask_email("nonsense"), "•••");
+    }
+
+    #[test]
+    fn codes_have_eight_digits() {
+        let code = numeric_code();
+        assert_eq!(code.expose().len(), 8);
+        assert!(code.expose().chars().all(|c| c.is_ascii_digit()));
+    }
+}

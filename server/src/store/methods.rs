@@ -1,0 +1,84 @@
+//! Verification methods (security info).
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait as _};
+use sea_orm::{ColumnTrait as _, EntityTrait as _, QueryFilter as _, QueryOrder as _};
+use uuid::Uuid;
+
+use super::entities::verification_method;
+use super::{Store, StoreResult, Tx};
+
+/// A stored method.
+pub type MethodRow = verification_method::Model;
+
+impl Store {
+    /// A user's methods, oldest first.
+    pub async fn methods(&self, user_id: Uuid) -> StoreResult<Vec<MethodRow>> {
+        Ok(verification_method::Entity::find()
+            .filter(verification_method::Column::UserId.eq(user_id))
+            .order_by_asc(verification_method::Column::Id)
+            .all(self.conn())
+            .await?)
+    }
+
+    /// Counts a wrong confirmation code against a method atomically; false when no tries
+    /// were left.
+    pub async fn spend_method_try(&self, id: Uuid, max: i32) -> StoreResult<bool> {
+        let result = verification_method::Entity::update_many()
+            .col_expr(
+                verification_method::Column::CodeAttempts,
+                Expr::col(verification_method::Column::CodeAttempts).add(1),
+            )
+            .filter(verification_method::Column::Id.eq(id))
+            .filter(verification_method::Column::CodeAttempts.lt(max))
+            .exec(self.conn())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+}
+
+impl Tx {
+    /// Stores a new method.
+    pub async fn insert_method(&self, row: MethodRow) -> StoreResult<()> {
+        verification_method::Entity::insert(verification_method::ActiveModel::from(row))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks a method verified; for an authenticator, only with a time step newer than the
+    /// last one accepted (a code is never accepted twice). False when that did not hold.
+    pub async fn verify_method(&self, id: Uuid, step: i64, at: DateTime<Utc>) -> StoreResult<bool> {
+        let result = verification_method::Entity::update_many()
+            .col_expr(verification_method::Column::VerifiedAt, Expr::value(at))
+            .col_expr(verification_method::Column::LastTotpStep, Expr::value(step))
+            .col_expr(
+                verification_method::Column::CodeHash,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(verification_method::Column::Id.eq(id))
+            .filter(verification_method::Column::LastTotpStep.lt(std::cmp::max(step, 1)))
+            .exec(self.conn())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Deletes one of a user's methods; false when there was none.
+    pub async fn delete_method(&self, user_id: Uuid, id: Uuid) -> StoreResult<bool> {
+        let result = verification_method::Entity::delete_many()
+            .filter(verification_method::Column::UserId.eq(user_id))
+            .filter(verification_method::Column::Id.eq(id))
+            .exec(self.conn())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
+    /// Deletes all of a user's methods; returns how many.
+    pub async fn delete_methods(&self, user_id: Uuid) -> StoreResult<u64> {
+        Ok(verification_method::Entity::delete_many()
+            .filter(verification_method::Column::UserId.eq(user_id))
+            .exec(self.conn())
+            .await?
+            .rows_affected)
+    }
+}
