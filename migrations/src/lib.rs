@@ -16,6 +16,7 @@ mod m20261128_000005_outbox_and_codes;
 mod m20261128_000006_reset_requests;
 mod m20261128_000007_expiry_reminders;
 mod m20261128_000008_verification_methods;
+mod m20261128_000009_reset_flows;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000006_reset_requests::Migration),
             Box::new(m20261128_000007_expiry_reminders::Migration),
             Box::new(m20261128_000008_verification_methods::Migration),
+            Box::new(m20261128_000009_reset_flows::Migration),
         ]
     }
 }

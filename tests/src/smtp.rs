@@ -97,6 +97,27 @@ impl SmtpSink {
     }
 }
 
+impl SmtpSink {
+    /// Waits for the `nth` (0-based) message matching `wanted`; panics after `timeout`.
+    pub async fn wait_for_match(
+        &self,
+        nth: usize,
+        timeout: Duration,
+        wanted: impl Fn(&Mail) -> bool,
+    ) -> Mail {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let notified = self.arrived.notified();
+            if let Some(mail) = self.mails().into_iter().filter(|m| wanted(m)).nth(nth) {
+                return mail;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("no matching message #{nth} within {timeout:?}");
+            }
+        }
+    }
+}
+
 impl Drop for SmtpSink {
     fn drop(&mut self) {
         self.task.abort();

@@ -344,7 +344,7 @@ impl Gatehouse {
     }
 
     /// Notices for the person's contact address and their other verified email methods.
-    async fn others_told(
+    pub(super) async fn others_told(
         &self,
         user: &UserRow,
         except: Option<Uuid>,
@@ -364,7 +364,7 @@ impl Gatehouse {
     }
 }
 
-fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
+pub(super) fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
     let secret = Secret::try_from_base32(secret_base32)
         .map_err(|e| Error::Internal(e.to_string().into()))?;
     Builder::new()

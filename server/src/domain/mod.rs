@@ -8,6 +8,7 @@ pub(crate) mod audit;
 pub mod authz;
 mod bulk;
 mod error;
+mod flows;
 pub mod hashing;
 mod methods;
 mod notices;
@@ -28,6 +29,7 @@ pub use bulk::{
     BulkTargets, MAX_BULK_USERS,
 };
 pub use error::{Error, FieldViolation};
+pub use flows::FlowStatus;
 pub use hashing::{HashSettings, Hasher};
 pub use methods::{AddedMethod, MethodKind, MethodView};
 pub use requests::{HelpRequest, RequestState, Resolution, Resolved};

@@ -337,7 +337,13 @@ impl Gatehouse {
         code: &Password,
         new_password: &Password,
         tenant: &str,
+        flow_id: &str,
     ) -> Result<(), Error> {
+        if !flow_id.is_empty() {
+            return self
+                .complete_flow(caller, username, flow_id, new_password)
+                .await;
+        }
         let mut violations = Vec::new();
         if username.is_empty() {
             violations.push(FieldViolation::new("username", "required"));
@@ -548,7 +554,7 @@ impl Gatehouse {
 
     /// Refuses a password among the user's previous ones (the current one is compared by
     /// the caller or is not the person's own).
-    async fn check_history(
+    pub(super) async fn check_history(
         &self,
         user_id: Uuid,
         new: &Password,

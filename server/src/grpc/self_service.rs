@@ -108,7 +108,14 @@ impl SelfService for SelfApi {
         let code = Password::new(req.code);
         let new_password = Password::new(req.new_password);
         self.core
-            .complete_password_reset(&caller, &req.username, &code, &new_password, &req.tenant)
+            .complete_password_reset(
+                &caller,
+                &req.username,
+                &code,
+                &new_password,
+                &req.tenant,
+                &req.flow_id,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::CompletePasswordResetResponse {}))
@@ -197,5 +204,53 @@ impl SelfService for SelfApi {
             .map_err(|_| Status::internal("internal error"))?
             .map_err(to_status)?;
         Ok(Response::new(pb::RemoveVerificationMethodResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn start_password_reset(
+        &self,
+        request: Request<pb::StartPasswordResetRequest>,
+    ) -> Result<Response<pb::StartPasswordResetResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let flow = self
+            .core
+            .start_reset(&caller, &req.username, &req.tenant)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::StartPasswordResetResponse {
+            flow_id: flow.to_string(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn send_reset_code(
+        &self,
+        request: Request<pb::SendResetCodeRequest>,
+    ) -> Result<Response<pb::SendResetCodeResponse>, Status> {
+        let req = request.into_inner();
+        self.core
+            .send_reset_code(&req.flow_id, &req.address)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::SendResetCodeResponse {}))
+    }
+
+    #[instrument(skip_all)]
+    async fn verify_reset_code(
+        &self,
+        request: Request<pb::VerifyResetCodeRequest>,
+    ) -> Result<Response<pb::VerifyResetCodeResponse>, Status> {
+        let req = request.into_inner();
+        let code = Password::new(req.code);
+        let status = self
+            .core
+            .verify_reset_code(&req.flow_id, &code)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::VerifyResetCodeResponse {
+            methods_proved: i32::try_from(status.proved).unwrap_or(i32::MAX),
+            methods_required: i32::try_from(status.required).unwrap_or(i32::MAX),
+        }))
     }
 }

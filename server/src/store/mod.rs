@@ -9,6 +9,7 @@ mod audit;
 mod bulk;
 mod codes;
 pub mod entities;
+mod flows;
 mod hash;
 mod lockout;
 mod methods;
@@ -39,6 +40,7 @@ pub use entities::{
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
     session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
 };
+pub use flows::FlowRow;
 pub use hash::PasswordHash;
 pub use lockout::{RECENT_FAILURES, Recorded};
 pub use methods::MethodRow;

@@ -8,6 +8,7 @@ pub mod outbox_message;
 pub mod password_credential;
 pub mod password_history;
 pub mod password_policy;
+pub mod reset_flow;
 pub mod reset_request;
 pub mod role_assignment;
 pub mod server_secret;

@@ -1,0 +1,310 @@
+//! Forgotten password: the self-service reset. A person starts with a username (the answer
+//! never says whether it exists), proves as many verified methods as the policy requires
+//! (an emailed code, or a current authenticator code), then sets a new password. Starting
+//! never locks or changes the account; finishing revokes every session, clears a lock-out
+//! and tells every registered address.
+
+use uuid::Uuid;
+
+use super::audit::{self, Outcome};
+use super::error::Error;
+use super::secret::Password;
+use super::service::{Gatehouse, new_credential};
+use super::types::Caller;
+use super::users::code_digest;
+use crate::store::{self, FlowRow, UserRow};
+
+/// How long a flow lives.
+const FLOW_MINUTES: i64 = 30;
+/// Codes one flow may send.
+const MAX_SENDS: i32 = 3;
+/// Flows one account may start per hour.
+const MAX_FLOWS_PER_HOUR: u64 = 5;
+
+/// Where a flow stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FlowStatus {
+    /// Methods proved.
+    pub proved: u32,
+    /// Methods the policy requires.
+    pub required: u32,
+}
+
+impl Gatehouse {
+    /// Starts a reset; returns a flow id whether or not the account exists.
+    pub async fn start_reset(
+        &self,
+        caller: &Caller,
+        username: &str,
+        tenant: &str,
+    ) -> Result<Uuid, Error> {
+        if username.trim().is_empty() {
+            return Err(Error::invalid("username", "required"));
+        }
+        let id = Uuid::now_v7();
+        let username = username.trim().to_lowercase();
+        let Some(user) = self.reset_target(&username, tenant).await? else {
+            return Ok(id);
+        };
+        let now = store::now();
+        if self
+            .store
+            .flows_since(user.id, now - chrono::Duration::hours(1))
+            .await?
+            >= MAX_FLOWS_PER_HOUR
+        {
+            // Rate-limited: the same answer, a flow that does not exist.
+            return Ok(id);
+        }
+        self.store
+            .insert_flow(FlowRow {
+                id,
+                tenant_id: user.tenant_id,
+                user_id: user.id,
+                created_at: now,
+                expires_at: now + chrono::Duration::minutes(FLOW_MINUTES),
+                code_hash: None,
+                code_method_id: None,
+                code_expires_at: None,
+                attempts: 0,
+                sends: 0,
+                proved: String::new(),
+                completed_at: None,
+            })
+            .await?;
+        self.append(audit::event(
+            user.tenant_id,
+            "anonymous".to_owned(),
+            caller.service.clone(),
+            "reset.start",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[("flow", &id.to_string())],
+        ))
+        .await?;
+        Ok(id)
+    }
+
+    /// Sends a code to the verified email method the person names by its address. Answers
+    /// the same whether or not it matched (and whether or not the flow exists).
+    pub async fn send_reset_code(&self, flow_id: &str, address: &str) -> Result<(), Error> {
+        let Some(flow) = self.live_flow(flow_id).await? else {
+            return Ok(());
+        };
+        let Ok(address) = super::users::normalise_username("address", address) else {
+            return Ok(());
+        };
+        let Some(method) = self
+            .store
+            .methods(flow.user_id)
+            .await?
+            .into_iter()
+            .find(|m| m.kind == "email" && m.verified_at.is_some() && m.address == address)
+        else {
+            return Ok(());
+        };
+        let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
+            return Ok(());
+        };
+        let policy = self.policy(flow.tenant_id).await?;
+        let code = Password::new(format!("{:08}", rand::random_range(0..100_000_000u32)));
+        let now = store::now();
+        let tx = self.store.write_tenant(flow.tenant_id).await?;
+        let expires = now + chrono::Duration::minutes(policy.reset_code_minutes.into());
+        if tx
+            .set_flow_code(flow.id, method.id, code_digest(&code), expires, MAX_SENDS)
+            .await?
+        {
+            tx.enqueue(reset_code(&user, &method.address, &code))
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    /// Checks a code of the flow: the emailed one, or a current authenticator code. Every
+    /// failure is one answer; the flow allows the policy's number of wrong codes in all,
+    /// counted atomically.
+    pub async fn verify_reset_code(
+        &self,
+        flow_id: &str,
+        code: &Password,
+    ) -> Result<FlowStatus, Error> {
+        let invalid = || {
+            Error::Unauthenticated(
+                "the code is not valid: it may be mistyped, used or expired".to_owned(),
+            )
+        };
+        let Some(flow) = self.live_flow(flow_id).await? else {
+            return Err(invalid());
+        };
+        let policy = self.policy(flow.tenant_id).await?;
+        let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
+        if flow.attempts >= max {
+            return Err(invalid());
+        }
+        let now = store::now();
+        let mut proved = None;
+        if flow.code_hash.as_deref() == Some(code_digest(code).as_str())
+            && flow.code_expires_at.is_some_and(|at| at > now)
+        {
+            proved = flow.code_method_id;
+        } else if let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? {
+            let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
+            for method in self.store.methods(flow.user_id).await? {
+                if method.kind != "authenticator" || method.verified_at.is_none() {
+                    continue;
+                }
+                let totp = super::methods::totp(&method.address, &user.username)?;
+                let time = u64::try_from(now.timestamp()).unwrap_or(0);
+                if let Some(step) = totp.check(&digits, time) {
+                    let tx = self.store.write_tenant(flow.tenant_id).await?;
+                    // The step must be newer than the last accepted: no code twice.
+                    if tx
+                        .verify_method(method.id, i64::try_from(step).unwrap_or(i64::MAX), now)
+                        .await?
+                    {
+                        tx.commit().await?;
+                        proved = Some(method.id);
+                    }
+                    break;
+                }
+            }
+        }
+        let Some(method_id) = proved else {
+            self.store.spend_flow_try(flow.id, max).await?;
+            return Err(invalid());
+        };
+        let mut ids: Vec<&str> = flow.proved.split(',').filter(|s| !s.is_empty()).collect();
+        let method = method_id.to_string();
+        if !ids.contains(&method.as_str()) {
+            ids.push(&method);
+        }
+        self.store.prove(flow.id, &ids.join(",")).await?;
+        Ok(FlowStatus {
+            proved: u32::try_from(ids.len()).unwrap_or(u32::MAX),
+            required: policy.reset_methods_required,
+        })
+    }
+
+    /// Sets the new password of a flow that proved enough methods.
+    pub(super) async fn complete_flow(
+        &self,
+        caller: &Caller,
+        username: &str,
+        flow_id: &str,
+        new_password: &Password,
+    ) -> Result<(), Error> {
+        let invalid = || {
+            Error::Unauthenticated(
+                "the reset is not complete or has expired; start again".to_owned(),
+            )
+        };
+        let Some(flow) = self.live_flow(flow_id).await? else {
+            return Err(invalid());
+        };
+        let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
+            return Err(invalid());
+        };
+        if user.username != username.trim().to_lowercase() {
+            return Err(invalid());
+        }
+        let policy = self.policy(flow.tenant_id).await?;
+        let proved = flow.proved.split(',').filter(|s| !s.is_empty()).count();
+        if proved < policy.reset_methods_required as usize {
+            return Err(Error::FailedPrecondition(format!(
+                "prove {} more verification method(s) first",
+                policy.reset_methods_required as usize - proved
+            )));
+        }
+        Error::from_violations(policy.check_new(
+            "new_password",
+            new_password,
+            &user.username,
+            &user.display_name,
+        ))?;
+        self.check_history(user.id, new_password, &policy).await?;
+        let hash = self.hasher.hash(new_password).await?;
+        let now = store::now();
+        let notices = self
+            .others_told(
+                &user,
+                None,
+                "The password was reset (with your security info) for",
+            )
+            .await?;
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        if tx.lock_user(user.tenant_id, user.id).await?.is_none()
+            || !tx.complete_flow(flow.id, now).await?
+        {
+            return Err(invalid());
+        }
+        tx.put_credential(new_credential(
+            user.id,
+            user.tenant_id,
+            hash,
+            now,
+            None,
+            false,
+            false,
+        ))
+        .await?;
+        tx.trim_history(user.id, u64::from(policy.history_count))
+            .await?;
+        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        tx.unlock(user.id, now).await?;
+        for notice in notices {
+            tx.enqueue(notice).await?;
+        }
+        tx.append_audit(audit::event(
+            user.tenant_id,
+            format!("user:{}", user.id),
+            caller.service.clone(),
+            "password.self_reset",
+            format!("user:{}", user.id),
+            Outcome::Success,
+            &[
+                ("methods_proved", &proved.to_string()),
+                ("revoked_sessions", &revoked.to_string()),
+            ],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn reset_target(&self, username: &str, tenant: &str) -> Result<Option<UserRow>, Error> {
+        let Some(tenant) = self.tenant_for_sign_in(tenant, username).await? else {
+            return Ok(None);
+        };
+        Ok(self.store.user_by_username(tenant.id, username).await?)
+    }
+
+    async fn live_flow(&self, flow_id: &str) -> Result<Option<FlowRow>, Error> {
+        let Ok(id) = Uuid::parse_str(flow_id) else {
+            return Ok(None);
+        };
+        let now = store::now();
+        Ok(self
+            .store
+            .flow(id)
+            .await?
+            .filter(|f| f.expires_at > now && f.completed_at.is_none()))
+    }
+}
+
+fn reset_code(user: &UserRow, address: &str, code: &Password) -> store::NewMessage {
+    store::NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: address.to_owned(),
+        subject: "Your password reset code".to_owned(),
+        body: format!(
+            "Hello {name},\n\nSomeone asked to reset the password of {username}. The code is:\n\n    {code}\n\n\
+             If it was not you, ignore this message; your password has not changed.\n",
+            name = user.display_name,
+            username = user.username,
+            code = code.expose(),
+        ),
+    }
+}
