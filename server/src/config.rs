@@ -247,6 +247,18 @@ impl Config {
 mod tests {
     use super::*;
 
+    /// The configuration reference documents every setting: a new setting without a row in
+    /// `docs/configuration.md` fails here.
+    #[test]
+    fn every_setting_is_documented() {
+        let reference = include_str!("../../docs/configuration.md");
+        let missing: Vec<&str> = Config::keys()
+            .into_iter()
+            .filter(|key| !reference.contains(&format!("| `{key}` |")))
+            .collect();
+        assert!(missing.is_empty(), "undocumented settings: {missing:?}");
+    }
+
     #[test]
     fn every_setting_is_listed_in_keys() {
         let value = serde_json::to_value(Config::default()).expect("serialisable");
