@@ -179,10 +179,18 @@ async fn an_invitation_lets_the_person_choose_a_password_once(backend: Backend) 
     let db = Database::connect(server.config.database_url().expose())
         .await
         .expect("db");
-    let stored = outbox_message::Entity::find()
-        .all(&db)
-        .await
-        .expect("outbox");
+    // The sink has the mail a moment before the dispatcher records the delivery.
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = outbox_message::Entity::find()
+            .all(&db)
+            .await
+            .expect("outbox");
+        if stored.iter().all(|m| m.sent_at.is_some()) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     assert_eq!(stored.len(), 2);
     assert!(
         stored
