@@ -11,6 +11,7 @@ backend_tests!(
     two_proved_methods_reset_a_password_and_end_every_session,
     unknown_accounts_and_wrong_codes_get_the_same_answers,
     parallel_wrong_codes_spend_the_flow_and_codes_do_not_cross_flows,
+    expired_codes_fail_and_an_account_starts_few_flows_an_hour,
 );
 
 async fn server(backend: Backend, sink: &SmtpSink) -> TestServer {
@@ -356,5 +357,64 @@ async fn parallel_wrong_codes_spend_the_flow_and_codes_do_not_cross_flows(backen
     assert_eq!(
         verify(&server, &first, &fresh).await.unwrap_err().code(),
         Code::Unauthenticated
+    );
+}
+
+async fn expired_codes_fail_and_an_account_starts_few_flows_an_hour(backend: Backend) {
+    use gatehouse::store::entities::reset_flow;
+    use sea_orm::sea_query::Expr;
+    use sea_orm::{Database, EntityTrait as _};
+
+    let sink = SmtpSink::start().await;
+    let server = server(backend, &sink).await;
+    let admin = server.admin().await;
+    with_alternate_email(
+        &server,
+        &admin,
+        &sink,
+        "hal@contoso.example",
+        "hal.home@mail.example",
+    )
+    .await;
+    let is_code = |m: &gatehouse_tests::smtp::Mail| m.data.contains("password reset code");
+
+    let flow = start(&server, "hal@contoso.example").await;
+    send(&server, &flow, "hal.home@mail.example").await;
+    let code = sink
+        .wait_for_match(0, Duration::from_secs(10), is_code)
+        .await
+        .indented_line()
+        .expect("code");
+    // The code outlives its time.
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    reset_flow::Entity::update_many()
+        .col_expr(
+            reset_flow::Column::CodeExpiresAt,
+            Expr::value(chrono::Utc::now() - chrono::Duration::minutes(1)),
+        )
+        .exec(&db)
+        .await
+        .expect("expire the code");
+    assert_eq!(
+        verify(&server, &flow, &code).await.unwrap_err().code(),
+        Code::Unauthenticated
+    );
+
+    // Four more flows this hour are allowed; the sixth answers the same but sends nothing.
+    for _ in 0..4 {
+        let flow = start(&server, "hal@contoso.example").await;
+        send(&server, &flow, "hal.home@mail.example").await;
+    }
+    sink.wait_for_match(4, Duration::from_secs(10), is_code)
+        .await;
+    let sixth = start(&server, "hal@contoso.example").await;
+    send(&server, &sixth, "hal.home@mail.example").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sink.mails().iter().filter(|m| is_code(m)).count(),
+        5,
+        "rate-limited"
     );
 }
