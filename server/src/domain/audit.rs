@@ -250,6 +250,26 @@ pub(crate) fn event(
     }
 }
 
+/// An event where a person acts on their own account (actor and target are the user).
+pub(crate) fn by_self(
+    user: &crate::store::UserRow,
+    caller: &super::types::Caller,
+    action: &str,
+    outcome: Outcome,
+    details: &[(&str, &str)],
+) -> NewAuditEvent {
+    let who = format!("user:{}", user.id);
+    event(
+        user.tenant_id,
+        who.clone(),
+        caller.service.clone(),
+        action,
+        who,
+        outcome,
+        details,
+    )
+}
+
 fn json_object(fields: &[(&str, &str)]) -> String {
     let map: serde_json::Map<String, serde_json::Value> = fields
         .iter()

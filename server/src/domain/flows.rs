@@ -256,12 +256,10 @@ impl Gatehouse {
         for notice in notices {
             tx.enqueue(notice).await?;
         }
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "password.self_reset",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[
                 ("methods_proved", &proved.to_string()),

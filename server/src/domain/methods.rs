@@ -129,12 +129,10 @@ impl Gatehouse {
         if let Some(code) = &code {
             tx.enqueue(confirm_code(&user, &address, code)).await?;
         }
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "method.add",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("kind", kind.as_str()), ("method", &id.to_string())],
         ))
@@ -201,12 +199,10 @@ impl Gatehouse {
         {
             tx.enqueue(notice).await?;
         }
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "method.confirm",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("kind", &method.kind), ("method", &method.id.to_string())],
         ))
@@ -261,12 +257,10 @@ impl Gatehouse {
         for notice in notices {
             tx.enqueue(notice).await?;
         }
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "method.remove",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("method", &id.to_string())],
         ))

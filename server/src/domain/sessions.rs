@@ -216,12 +216,10 @@ impl Gatehouse {
         let (token, kind, expires_at) = self
             .open_session(&tx, caller, &user, change_reason, now)
             .await?;
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "session.sign_in",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("session_kind", kind.as_str())],
         ))
@@ -313,12 +311,10 @@ impl Gatehouse {
             .await?;
         let revoked = tx.revoke_user_sessions(user.id, now).await?;
         let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "password.change",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("revoked_sessions", &revoked.to_string())],
         ))
@@ -421,12 +417,10 @@ impl Gatehouse {
             "with an invitation code",
         ))
         .await?;
-        tx.append_audit(audit::event(
-            user.tenant_id,
-            format!("user:{}", user.id),
-            caller.service.clone(),
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
             "password.reset_completed",
-            format!("user:{}", user.id),
             Outcome::Success,
             &[("revoked_sessions", &revoked.to_string())],
         ))
@@ -512,12 +506,10 @@ impl Gatehouse {
             } else {
                 "locked_out"
             };
-            self.append(audit::event(
-                user.tenant_id,
-                format!("user:{}", user.id),
-                caller.service.clone(),
+            self.append(audit::by_self(
+                user,
+                caller,
                 action,
-                format!("user:{}", user.id),
                 Outcome::Failure,
                 &[("reason", reason)],
             ))
