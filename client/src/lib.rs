@@ -1,7 +1,11 @@
 //! Client of the Gatehouse gRPC API.
 //!
 //! [`pb`] holds the generated `gatehouse.v1` messages and stubs. [`ClientBuilder`] connects
-//! over mutual TLS and hands out stubs that attach the session token to every call:
+//! over mutual TLS and hands out stubs that attach the session token to every call. On top of
+//! the stubs, [`Client`] has methods for the common flows that return typed results and a
+//! [`CallError`] (the gRPC code, the message and the broken fields), and [`Client::calls`]
+//! offers every unary RPC the same way. Those retry, with exponential back-off, only what is
+//! safe to send twice (see [`retry`]).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -12,21 +16,36 @@
 //!     .identity_pem_files("gatehouse-data/certs/client.pem", "gatehouse-data/certs/client.key")?
 //!     .connect()
 //!     .await?;
-//! let signed_in = client
-//!     .self_service()
-//!     .sign_in(pb::SignInRequest {
-//!         username: "admin@gatehouse.example".into(),
-//!         password: "…".into(),
-//!         ..Default::default()
-//!     })
-//!     .await?
-//!     .into_inner();
-//! let admin = client.with_session(signed_in.session_token);
+//! let signed_in = client.sign_in("admin@gatehouse.example", "…").await?;
+//! let admin = client.with_session_token(&signed_in.token);
+//!
+//! // The generated stub, as is…
 //! let users = admin.admin().list_users(pb::ListUsersRequest::default()).await?;
+//! // …or with a typed error and retries of safe calls.
+//! let users = admin.calls().list_users(pb::ListUsersRequest::default()).await?;
+//! let reset = admin
+//!     .reset_password(pb::UserRef::by_username("bob@contoso.example"))
+//!     .await?;
+//! if let Some(password) = &reset.temporary_password {
+//!     println!("hand this to Bob once: {}", password.expose());
+//! }
 //! # Ok(()) }
 //! ```
 
 #![forbid(unsafe_code)]
+
+mod calls;
+mod error;
+mod flows;
+pub mod retry;
+mod secret;
+
+pub use calls::Calls;
+pub use error::{CallError, FieldViolation, code_phrase};
+pub use flows::{BulkEvent, BulkItem, BulkResetStream, PasswordChanged, PasswordReset, SignedIn};
+pub use retry::RetryPolicy;
+pub use secret::{SessionToken, TemporaryPassword};
+pub use tonic::Code;
 
 use std::path::Path;
 use std::time::Duration;
@@ -71,6 +90,7 @@ pub struct ClientBuilder {
     domain: Option<String>,
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
+    retry: RetryPolicy,
 }
 
 impl ClientBuilder {
@@ -83,6 +103,7 @@ impl ClientBuilder {
             domain: None,
             connect_timeout: Duration::from_secs(10),
             request_timeout: None,
+            retry: RetryPolicy::default(),
         }
     }
 
@@ -134,21 +155,33 @@ impl ClientBuilder {
         self
     }
 
+    /// How the typed methods ([`Client::calls`] and the flows) retry safe calls (default:
+    /// [`RetryPolicy::default`]; [`RetryPolicy::none`] turns retries off). The raw stubs
+    /// never retry.
+    pub fn retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
     /// Connects now; fails when the server cannot be reached or TLS fails.
     pub async fn connect(self) -> Result<Client, ConnectError> {
+        let retry = self.retry;
         let endpoint = self.endpoint()?;
         Ok(Client {
             channel: endpoint.connect().await?,
             token: None,
+            retry,
         })
     }
 
-    /// A client that connects on first use.
+    /// A client that connects on first use (and reconnects after a lost connection).
     pub fn connect_lazy(self) -> Result<Client, ConnectError> {
+        let retry = self.retry;
         let endpoint = self.endpoint()?;
         Ok(Client {
             channel: endpoint.connect_lazy(),
             token: None,
+            retry,
         })
     }
 
@@ -186,6 +219,7 @@ fn read(path: &Path) -> Result<Vec<u8>, ConnectError> {
 pub struct Client {
     channel: Channel,
     token: Option<SecretString>,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for Client {
@@ -239,7 +273,13 @@ impl Client {
         Client {
             channel: self.channel.clone(),
             token: Some(SecretString::from(token.into())),
+            retry: self.retry,
         }
+    }
+
+    /// The same connection, sending `token` as the session on every call.
+    pub fn with_session_token(&self, token: &SessionToken) -> Client {
+        self.with_session(token.expose())
     }
 
     /// The same connection without a session.
@@ -247,6 +287,7 @@ impl Client {
         Client {
             channel: self.channel.clone(),
             token: None,
+            retry: self.retry,
         }
     }
 
