@@ -1,0 +1,239 @@
+//! `users list|show|create|update|block|unblock|delete`.
+
+use std::io::IsTerminal as _;
+
+use gatehouse_client::pb;
+use serde_json::{Value, json};
+
+use super::Context;
+use crate::args::{UserStateArg, UsersCommand};
+use crate::output::{
+    Failure, Table, print_fields, print_json, roles_text, state_name, user_fields, user_json,
+    yes_no,
+};
+
+pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), Failure> {
+    match command {
+        UsersCommand::List { state, limit } => list(context, state, limit).await,
+        UsersCommand::Show { user } => {
+            let user = context.user(&user).await?;
+            show(context, &user);
+            Ok(())
+        }
+        UsersCommand::Create {
+            username,
+            display_name,
+            email,
+        } => {
+            let response = context.check(
+                &format!("cannot create {username}"),
+                context
+                    .client
+                    .calls()
+                    .create_user(pb::CreateUserRequest {
+                        display_name: display_name.unwrap_or_else(|| username.clone()),
+                        username: username.clone(),
+                        contact_email: email.unwrap_or_default(),
+                    })
+                    .await,
+            )?;
+            let user = response.user.unwrap_or_default();
+            if !context.json {
+                eprintln!(
+                    "created {}; give a first password with `gatehouse-admin passwords reset {}`",
+                    user.username, user.username
+                );
+            }
+            show(context, &user);
+            Ok(())
+        }
+        UsersCommand::Update {
+            user,
+            username,
+            display_name,
+            email,
+            password_never_expires,
+        } => {
+            let current = context.user(&user).await?;
+            let response = context.check(
+                &format!("cannot update {user}"),
+                context
+                    .client
+                    .calls()
+                    .update_user(pb::UpdateUserRequest {
+                        id: current.id,
+                        version: current.version,
+                        username,
+                        display_name,
+                        contact_email: email,
+                        password_never_expires,
+                    })
+                    .await,
+            )?;
+            show(context, &response.user.unwrap_or_default());
+            Ok(())
+        }
+        UsersCommand::Block { user } => {
+            let response = context.check(
+                &format!("cannot block {user}"),
+                context
+                    .client
+                    .calls()
+                    .block_sign_in(pb::BlockSignInRequest {
+                        user: Some(pb::UserRef::from_name_or_id(&user)),
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": user, "state": "blocked", "revoked_sessions": response.revoked_sessions}),
+                &format!(
+                    "blocked {user}; {} session(s) revoked",
+                    response.revoked_sessions
+                ),
+            );
+            Ok(())
+        }
+        UsersCommand::Unblock { user } => {
+            context.check(
+                &format!("cannot unblock {user}"),
+                context
+                    .client
+                    .calls()
+                    .unblock_sign_in(pb::UnblockSignInRequest {
+                        user: Some(pb::UserRef::from_name_or_id(&user)),
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": user, "state": "active"}),
+                &format!("unblocked {user}"),
+            );
+            Ok(())
+        }
+        UsersCommand::Delete { user, yes } => {
+            let current = context.user(&user).await?;
+            if !yes {
+                confirm(&format!(
+                    "delete {} and everything of theirs?",
+                    current.username
+                ))?;
+            }
+            context.check(
+                &format!("cannot delete {user}"),
+                context
+                    .client
+                    .calls()
+                    .delete_user(pb::DeleteUserRequest {
+                        id: current.id.clone(),
+                        version: current.version,
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": current.username, "id": current.id, "deleted": true}),
+                &format!("deleted {}", current.username),
+            );
+            Ok(())
+        }
+    }
+}
+
+async fn list(
+    context: &Context,
+    state: Option<UserStateArg>,
+    limit: Option<usize>,
+) -> Result<(), Failure> {
+    let state = match state {
+        None => pb::UserState::Unspecified,
+        Some(UserStateArg::Active) => pb::UserState::Active,
+        Some(UserStateArg::Blocked) => pb::UserState::SignInBlocked,
+    };
+    let mut users = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let want = limit.map_or(500, |l| l.saturating_sub(users.len()).min(500));
+        if want == 0 {
+            break;
+        }
+        let page = context.check(
+            "cannot list users",
+            context
+                .client
+                .calls()
+                .list_users(pb::ListUsersRequest {
+                    page_size: i32::try_from(want).unwrap_or(500),
+                    page_token,
+                    state: state as i32,
+                })
+                .await,
+        )?;
+        users.extend(page.users);
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
+    if context.json {
+        print_json(&Value::Array(users.iter().map(user_json).collect()));
+        return Ok(());
+    }
+    let mut table = Table::new(&[
+        "USERNAME",
+        "DISPLAY NAME",
+        "STATE",
+        "ROLES",
+        "MUST CHANGE",
+        "ID",
+    ]);
+    for user in &users {
+        table.row(vec![
+            user.username.clone(),
+            user.display_name.clone(),
+            state_name(user.state).to_owned(),
+            roles_text(&user.roles),
+            yes_no(user.password_change_required).to_owned(),
+            user.id.clone(),
+        ]);
+    }
+    table.print();
+    Ok(())
+}
+
+fn show(context: &Context, user: &pb::User) {
+    if context.json {
+        print_json(&user_json(user));
+    } else {
+        print_fields(&user_fields(user));
+    }
+}
+
+/// Prints the outcome of a change: JSON, or a line for people.
+pub(super) fn done(context: &Context, value: Value, line: &str) {
+    if context.json {
+        print_json(&value);
+    } else {
+        println!("{line}");
+    }
+}
+
+/// Asks on the terminal; without one, refuses (a script says `--yes`).
+fn confirm(question: &str) -> Result<(), Failure> {
+    if !std::io::stdin().is_terminal() {
+        return Err(Failure::other(format!(
+            "{question} Not confirmed: add --yes when not at a terminal"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::other(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::other("not confirmed; nothing was deleted"))
+    }
+}
