@@ -17,6 +17,7 @@ mod m20261128_000006_reset_requests;
 mod m20261128_000007_expiry_reminders;
 mod m20261128_000008_verification_methods;
 mod m20261128_000009_reset_flows;
+mod m20261128_000010_send_quotas;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000007_expiry_reminders::Migration),
             Box::new(m20261128_000008_verification_methods::Migration),
             Box::new(m20261128_000009_reset_flows::Migration),
+            Box::new(m20261128_000010_send_quotas::Migration),
         ]
     }
 }

@@ -69,6 +69,14 @@ pub struct Config {
     pub smtp_password: Option<SecretValue>,
     /// The From address of every email.
     pub mail_from: String,
+    /// The SMS gateway: a URL that receives `POST {"id", "to", "text"}` (HTTPS; plain HTTP
+    /// to loopback only). Unset: in dev mode texts are written as files under
+    /// `<data_dir>/outbox/`; otherwise phones cannot be registered.
+    pub sms_webhook_url: Option<String>,
+    /// Bearer token sent to the SMS gateway.
+    pub sms_webhook_token: Option<SecretValue>,
+    /// Codes one email address or phone may be sent per hour, across every account.
+    pub code_sends_per_destination_per_hour: u32,
     /// How often an idle dispatcher looks for due messages, in milliseconds.
     pub outbox_poll_millis: u64,
     /// How often the expiry-reminder job runs, in seconds.
@@ -79,6 +87,12 @@ pub struct Config {
 #[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(transparent)]
 pub struct SecretValue(String);
+
+impl From<String> for SecretValue {
+    fn from(value: String) -> Self {
+        SecretValue(value)
+    }
+}
 
 impl SecretValue {
     /// The value, for the one place that needs it.
@@ -121,6 +135,9 @@ impl Default for Config {
             smtp_username: None,
             smtp_password: None,
             mail_from: "Gatehouse <gatehouse@localhost>".to_owned(),
+            sms_webhook_url: None,
+            sms_webhook_token: None,
+            code_sends_per_destination_per_hour: 10,
             outbox_poll_millis: 500,
             expiry_reminder_interval_secs: 3600,
         }
@@ -204,6 +221,9 @@ impl Config {
             "smtp_username",
             "smtp_password",
             "mail_from",
+            "sms_webhook_url",
+            "sms_webhook_token",
+            "code_sends_per_destination_per_hour",
             "outbox_poll_millis",
             "expiry_reminder_interval_secs",
         ]

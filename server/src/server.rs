@@ -98,6 +98,8 @@ async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
         Settings {
             session_ttl: Duration::from_secs(config.session_ttl_secs),
             change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
+            sms_enabled: config.sms_webhook_url.is_some() || config.dev,
+            code_sends_per_destination: config.code_sends_per_destination_per_hour,
         },
     );
     bootstrap(config, &core).await?;
@@ -166,18 +168,20 @@ pub async fn serve(
         .build_v1alpha()
         .context("while building reflection (v1alpha)")?;
 
-    let dispatcher = match mail_transport(&config)? {
-        Some((transport, from)) => Some(tokio::spawn(crate::notify::run_dispatcher(
-            store.clone(),
-            transport,
-            from,
-            Duration::from_millis(config.outbox_poll_millis.max(10)),
-        ))),
-        None => {
-            tracing::warn!("no smtp_host configured: email stays in the outbox until one is");
-            None
-        }
+    let transports = crate::notify::Transports {
+        email: mail_transport(&config)?,
+        sms: sms_transport(&config)?,
     };
+    if transports.email.is_none() {
+        tracing::warn!("no smtp_host configured: email stays in the outbox until one is");
+    }
+    let dispatcher = (!transports.channels().is_empty()).then(|| {
+        tokio::spawn(crate::notify::run_dispatcher(
+            store.clone(),
+            transports,
+            Duration::from_millis(config.outbox_poll_millis.max(10)),
+        ))
+    });
     let reminders = tokio::spawn(remind_expiring_passwords(
         core.clone(),
         Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
@@ -249,6 +253,26 @@ fn mail_transport(
         None => return Ok(None),
     };
     Ok(Some((transport, from)))
+}
+
+/// The SMS transport the configuration asks for: the webhook when a URL is set, files under
+/// the data directory in dev mode, else none (phones cannot be registered).
+fn sms_transport(config: &Config) -> anyhow::Result<Option<crate::notify::SmsTransport>> {
+    use crate::notify::{SmsTransport, Webhook};
+    Ok(match &config.sms_webhook_url {
+        Some(url) => Some(SmsTransport::Webhook(
+            Webhook::new(
+                url,
+                config
+                    .sms_webhook_token
+                    .as_ref()
+                    .map(|t| t.expose().to_owned()),
+            )
+            .map_err(|e| anyhow::anyhow!("sms_webhook_url: {e}"))?,
+        )),
+        None if config.dev => Some(SmsTransport::Files(config.data_dir.join("outbox"))),
+        None => None,
+    })
 }
 
 /// Runs the expiry-reminder job every `interval`.

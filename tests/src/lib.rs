@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub mod smtp;
+pub mod webhook;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -323,6 +324,52 @@ impl TestServer {
             self.client().await.with_session(signed_in.session_token),
             user.id,
         )
+    }
+
+    /// Starts a self-service reset for `username` (SelfService/StartPasswordReset); returns
+    /// the flow id.
+    pub async fn start_reset(&self, username: &str) -> String {
+        self.client()
+            .await
+            .self_service()
+            .start_password_reset(pb::StartPasswordResetRequest {
+                username: username.to_owned(),
+                ..Default::default()
+            })
+            .await
+            .expect("start answers the same always")
+            .into_inner()
+            .flow_id
+    }
+
+    /// Names a method in a flow (SelfService/SendResetCode), which answers the same always.
+    pub async fn send_reset_code(&self, flow: &str, address: &str) {
+        self.client()
+            .await
+            .self_service()
+            .send_reset_code(pb::SendResetCodeRequest {
+                flow_id: flow.to_owned(),
+                address: address.to_owned(),
+            })
+            .await
+            .expect("send answers the same always");
+    }
+
+    /// Proves a method of a flow with a code (SelfService/VerifyResetCode).
+    pub async fn verify_reset_code(
+        &self,
+        flow: &str,
+        code: &str,
+    ) -> Result<pb::VerifyResetCodeResponse, tonic::Status> {
+        self.client()
+            .await
+            .self_service()
+            .verify_reset_code(pb::VerifyResetCodeRequest {
+                flow_id: flow.to_owned(),
+                code: code.to_owned(),
+            })
+            .await
+            .map(tonic::Response::into_inner)
     }
 
     /// Takes ownership of the temporary data directory, so it outlives this server (for a

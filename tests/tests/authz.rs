@@ -474,6 +474,8 @@ async fn other_tenant_admin(server: &TestServer) -> Client {
         Settings {
             session_ttl: Duration::from_secs(600),
             change_session_ttl: Duration::from_secs(600),
+            sms_enabled: false,
+            code_sends_per_destination: 10,
         },
     );
     let (_, password) = core

@@ -61,51 +61,6 @@ async fn with_alternate_email(
     client
 }
 
-async fn start(server: &TestServer, name: &str) -> String {
-    server
-        .client()
-        .await
-        .self_service()
-        .start_password_reset(pb::StartPasswordResetRequest {
-            username: name.into(),
-            ..Default::default()
-        })
-        .await
-        .expect("start")
-        .into_inner()
-        .flow_id
-}
-
-async fn send(server: &TestServer, flow: &str, address: &str) {
-    server
-        .client()
-        .await
-        .self_service()
-        .send_reset_code(pb::SendResetCodeRequest {
-            flow_id: flow.into(),
-            address: address.into(),
-        })
-        .await
-        .expect("send answers the same always");
-}
-
-async fn verify(
-    server: &TestServer,
-    flow: &str,
-    code: &str,
-) -> Result<pb::VerifyResetCodeResponse, tonic::Status> {
-    server
-        .client()
-        .await
-        .self_service()
-        .verify_reset_code(pb::VerifyResetCodeRequest {
-            flow_id: flow.into(),
-            code: code.into(),
-        })
-        .await
-        .map(|r| r.into_inner())
-}
-
 async fn complete(
     server: &TestServer,
     name: &str,
@@ -181,8 +136,8 @@ async fn two_proved_methods_reset_a_password_and_end_every_session(backend: Back
             .await;
     }
 
-    let flow = start(&server, "eve@contoso.example").await;
-    send(&server, &flow, "EVE.HOME@mail.example").await;
+    let flow = server.start_reset("eve@contoso.example").await;
+    server.send_reset_code(&flow, "EVE.HOME@mail.example").await;
     let mail = sink
         .wait_for_match(0, Duration::from_secs(10), |m| {
             m.data.contains("password reset code")
@@ -190,7 +145,10 @@ async fn two_proved_methods_reset_a_password_and_end_every_session(backend: Back
         .await;
     assert_eq!(mail.to, ["eve.home@mail.example"]);
     let code = mail.indented_line().expect("code");
-    let one = verify(&server, &flow, &code).await.expect("email code");
+    let one = server
+        .verify_reset_code(&flow, &code)
+        .await
+        .expect("email code");
     assert_eq!((one.methods_proved, one.methods_required), (1, 2));
     let early = complete(
         &server,
@@ -207,7 +165,8 @@ async fn two_proved_methods_reset_a_password_and_end_every_session(backend: Back
     );
     // Wait for the next authenticator step: the confirmation used the current one.
     tokio::time::sleep(Duration::from_secs(totp.ttl() + 1)).await;
-    let two = verify(&server, &flow, &totp.generate_current().to_string())
+    let two = server
+        .verify_reset_code(&flow, &totp.generate_current().to_string())
         .await
         .expect("app code");
     assert_eq!(two.methods_proved, 2);
@@ -275,12 +234,14 @@ async fn unknown_accounts_and_wrong_codes_get_the_same_answers(backend: Backend)
         "fin.home@mail.example",
     )
     .await;
-    let real = start(&server, "fin@contoso.example").await;
-    let fake = start(&server, "nobody@contoso.example").await;
+    let real = server.start_reset("fin@contoso.example").await;
+    let fake = server.start_reset("nobody@contoso.example").await;
     assert_eq!(real.len(), fake.len());
     assert!(uuid::Uuid::parse_str(&fake).is_ok());
-    send(&server, &fake, "fin.home@mail.example").await;
-    send(&server, &real, "not.registered@mail.example").await;
+    server.send_reset_code(&fake, "fin.home@mail.example").await;
+    server
+        .send_reset_code(&real, "not.registered@mail.example")
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(
         sink.mails()
@@ -288,8 +249,14 @@ async fn unknown_accounts_and_wrong_codes_get_the_same_answers(backend: Backend)
             .all(|m| !m.data.contains("password reset code")),
         "no code went anywhere"
     );
-    let on_fake = verify(&server, &fake, "12345678").await.unwrap_err();
-    let on_real = verify(&server, &real, "12345678").await.unwrap_err();
+    let on_fake = server
+        .verify_reset_code(&fake, "12345678")
+        .await
+        .unwrap_err();
+    let on_real = server
+        .verify_reset_code(&real, "12345678")
+        .await
+        .unwrap_err();
     assert_eq!(
         (on_fake.code(), on_fake.message()),
         (on_real.code(), on_real.message())
@@ -310,17 +277,23 @@ async fn parallel_wrong_codes_spend_the_flow_and_codes_do_not_cross_flows(backen
     )
     .await;
 
-    let first = start(&server, "gil@contoso.example").await;
-    send(&server, &first, "gil.home@mail.example").await;
+    let first = server.start_reset("gil@contoso.example").await;
+    server
+        .send_reset_code(&first, "gil.home@mail.example")
+        .await;
     let is_code = |m: &gatehouse_tests::smtp::Mail| m.data.contains("password reset code");
     let code = sink
         .wait_for_match(0, Duration::from_secs(10), is_code)
         .await
         .indented_line()
         .expect("code");
-    let second = start(&server, "gil@contoso.example").await;
+    let second = server.start_reset("gil@contoso.example").await;
     assert_eq!(
-        verify(&server, &second, &code).await.unwrap_err().code(),
+        server
+            .verify_reset_code(&second, &code)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unauthenticated,
         "bound to its flow"
     );
@@ -345,17 +318,27 @@ async fn parallel_wrong_codes_spend_the_flow_and_codes_do_not_cross_flows(backen
     // Tries are spent: even the right code no longer works in this flow, and a resend does
     // not give them back.
     assert_eq!(
-        verify(&server, &first, &code).await.unwrap_err().code(),
+        server
+            .verify_reset_code(&first, &code)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unauthenticated
     );
-    send(&server, &first, "gil.home@mail.example").await;
+    server
+        .send_reset_code(&first, "gil.home@mail.example")
+        .await;
     let fresh = sink
         .wait_for_match(1, Duration::from_secs(10), is_code)
         .await
         .indented_line()
         .expect("code");
     assert_eq!(
-        verify(&server, &first, &fresh).await.unwrap_err().code(),
+        server
+            .verify_reset_code(&first, &fresh)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unauthenticated
     );
 }
@@ -378,8 +361,8 @@ async fn expired_codes_fail_and_an_account_starts_few_flows_an_hour(backend: Bac
     .await;
     let is_code = |m: &gatehouse_tests::smtp::Mail| m.data.contains("password reset code");
 
-    let flow = start(&server, "hal@contoso.example").await;
-    send(&server, &flow, "hal.home@mail.example").await;
+    let flow = server.start_reset("hal@contoso.example").await;
+    server.send_reset_code(&flow, "hal.home@mail.example").await;
     let code = sink
         .wait_for_match(0, Duration::from_secs(10), is_code)
         .await
@@ -398,19 +381,25 @@ async fn expired_codes_fail_and_an_account_starts_few_flows_an_hour(backend: Bac
         .await
         .expect("expire the code");
     assert_eq!(
-        verify(&server, &flow, &code).await.unwrap_err().code(),
+        server
+            .verify_reset_code(&flow, &code)
+            .await
+            .unwrap_err()
+            .code(),
         Code::Unauthenticated
     );
 
     // Four more flows this hour are allowed; the sixth answers the same but sends nothing.
     for _ in 0..4 {
-        let flow = start(&server, "hal@contoso.example").await;
-        send(&server, &flow, "hal.home@mail.example").await;
+        let flow = server.start_reset("hal@contoso.example").await;
+        server.send_reset_code(&flow, "hal.home@mail.example").await;
     }
     sink.wait_for_match(4, Duration::from_secs(10), is_code)
         .await;
-    let sixth = start(&server, "hal@contoso.example").await;
-    send(&server, &sixth, "hal.home@mail.example").await;
+    let sixth = server.start_reset("hal@contoso.example").await;
+    server
+        .send_reset_code(&sixth, "hal.home@mail.example")
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(
         sink.mails().iter().filter(|m| is_code(m)).count(),

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Outcome};
 use super::error::Error;
+use super::methods::MethodKind;
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
 use super::types::Caller;
@@ -85,13 +86,30 @@ impl Gatehouse {
         Ok(id)
     }
 
-    /// Sends a code to the verified email method the person names by its address. Answers
-    /// the same whether or not it matched (and whether or not the flow exists).
-    pub async fn send_reset_code(&self, flow_id: &str, address: &str) -> Result<(), Error> {
+    /// Sends a code to the verified email or phone method the person names by its address
+    /// or number (in any usual spelling). Answers the same whether or not it matched, whether
+    /// or not the flow exists, and whether or not a limit held the code back.
+    pub async fn send_reset_code(
+        &self,
+        caller: &Caller,
+        flow_id: &str,
+        address: &str,
+    ) -> Result<(), Error> {
         let Some(flow) = self.live_flow(flow_id).await? else {
             return Ok(());
         };
-        let Ok(address) = super::users::normalise_username("address", address) else {
+        let (kind, normalised) = if address.contains('@') {
+            (
+                MethodKind::Email,
+                super::users::normalise_username("address", address),
+            )
+        } else {
+            (
+                MethodKind::Phone,
+                super::phone::normalise("address", address),
+            )
+        };
+        let Ok(address) = normalised else {
             return Ok(());
         };
         let Some(method) = self
@@ -99,7 +117,7 @@ impl Gatehouse {
             .methods(flow.user_id)
             .await?
             .into_iter()
-            .find(|m| m.kind == "email" && m.verified_at.is_some() && m.address == address)
+            .find(|m| MethodKind::of(m) == kind && m.verified_at.is_some() && m.address == address)
         else {
             return Ok(());
         };
@@ -110,12 +128,30 @@ impl Gatehouse {
         let code = Password::new(format!("{:08}", rand::random_range(0..100_000_000u32)));
         let now = store::now();
         let tx = self.store.write_tenant(flow.tenant_id).await?;
+        if !tx
+            .take_send_quota(&address, self.settings.code_sends_per_destination, now)
+            .await?
+        {
+            drop(tx);
+            // Someone is sending codes to this destination through many accounts or flows.
+            self.append(audit::event(
+                user.tenant_id,
+                "anonymous".to_owned(),
+                caller.service.clone(),
+                "reset.code_held_back",
+                format!("user:{}", user.id),
+                Outcome::Denied,
+                &[("flow", &flow.id.to_string()), ("kind", kind.as_str())],
+            ))
+            .await?;
+            return Ok(());
+        }
         let expires = now + chrono::Duration::minutes(policy.reset_code_minutes.into());
         if tx
             .set_flow_code(flow.id, method.id, code_digest(&code), expires, MAX_SENDS)
             .await?
         {
-            tx.enqueue(reset_code(&user, &method.address, &code))
+            tx.enqueue(reset_code(&user, kind, &method.address, &code))
                 .await?;
             tx.commit().await?;
         }
@@ -152,7 +188,9 @@ impl Gatehouse {
         } else if let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? {
             let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
             for method in self.store.methods(flow.user_id).await? {
-                if method.kind != "authenticator" || method.verified_at.is_none() {
+                if MethodKind::of(&method) != MethodKind::Authenticator
+                    || method.verified_at.is_none()
+                {
                     continue;
                 }
                 let totp = super::methods::totp(&method.address, &user.username)?;
@@ -291,18 +329,28 @@ impl Gatehouse {
     }
 }
 
-fn reset_code(user: &UserRow, address: &str, code: &Password) -> store::NewMessage {
-    store::NewMessage {
-        tenant_id: user.tenant_id,
-        channel: "email",
-        recipient: address.to_owned(),
-        subject: "Your password reset code".to_owned(),
-        body: format!(
+fn reset_code(
+    user: &UserRow,
+    kind: MethodKind,
+    address: &str,
+    code: &Password,
+) -> store::NewMessage {
+    super::notices::to_method(
+        user,
+        kind,
+        address,
+        "Your password reset code",
+        format!(
             "Hello {name},\n\nSomeone asked to reset the password of {username}. The code is:\n\n    {code}\n\n\
              If it was not you, ignore this message; your password has not changed.\n",
             name = user.display_name,
             username = user.username,
             code = code.expose(),
         ),
-    }
+        format!(
+            "{code} is your code to reset the password of {username}. If it was not you, ignore this message.",
+            code = code.expose(),
+            username = user.username,
+        ),
+    )
 }

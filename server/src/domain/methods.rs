@@ -1,6 +1,7 @@
 //! Security info: the verification methods a person registers so they can reset a forgotten
-//! password themselves — an alternate email (confirmed with an emailed code) and an
-//! authenticator app (TOTP, RFC 6238, confirmed with a current code). Adding or removing one
+//! password themselves — an alternate email (confirmed with an emailed code), a mobile phone
+//! (confirmed with a code by SMS) and an authenticator app (TOTP, RFC 6238, confirmed with a
+//! current code). Adding or removing one
 //! needs the current password again; the person's other addresses are told of every change.
 
 use totp_rs::{Builder, Secret};
@@ -26,13 +27,32 @@ pub enum MethodKind {
     Email,
     /// An authenticator app (TOTP).
     Authenticator,
+    /// A mobile phone that receives codes by SMS.
+    Phone,
 }
 
 impl MethodKind {
-    fn as_str(self) -> &'static str {
+    pub(super) fn as_str(self) -> &'static str {
         match self {
             MethodKind::Email => "email",
             MethodKind::Authenticator => "authenticator",
+            MethodKind::Phone => "phone",
+        }
+    }
+
+    /// The outbox channel that reaches a method of this kind.
+    pub(super) fn channel(self) -> &'static str {
+        match self {
+            MethodKind::Phone => "sms",
+            MethodKind::Email | MethodKind::Authenticator => "email",
+        }
+    }
+
+    pub(super) fn of(row: &MethodRow) -> MethodKind {
+        match row.kind.as_str() {
+            "authenticator" => MethodKind::Authenticator,
+            "phone" => MethodKind::Phone,
+            _ => MethodKind::Email,
         }
     }
 }
@@ -44,7 +64,7 @@ pub struct MethodView {
     pub id: Uuid,
     /// Its kind.
     pub kind: MethodKind,
-    /// `a•••@contoso.example`, or `Authenticator app`.
+    /// `a•••@contoso.example`, `+1 •••• ••42`, or `Authenticator app`.
     pub masked: String,
     /// Confirmed by the person.
     pub verified: bool,
@@ -73,6 +93,15 @@ impl Gatehouse {
         let policy = self.policy(user.tenant_id).await?;
         let address = match kind {
             MethodKind::Email => super::users::normalise_username("address", address)?,
+            MethodKind::Phone => {
+                let number = super::phone::normalise("address", address)?;
+                if !self.settings.sms_enabled {
+                    return Err(Error::FailedPrecondition(
+                        "this server has no SMS gateway configured: register an email or an authenticator app".to_owned(),
+                    ));
+                }
+                number
+            }
             MethodKind::Authenticator => String::new(),
         };
         let credential =
@@ -94,10 +123,19 @@ impl Gatehouse {
                 "at most {MAX_METHODS} methods; remove one first"
             )));
         }
+        if kind != MethodKind::Authenticator
+            && existing
+                .iter()
+                .any(|m| m.kind == kind.as_str() && m.address == address)
+        {
+            return Err(Error::AlreadyExists(
+                "this address is registered already: confirm or remove it".to_owned(),
+            ));
+        }
         let now = store::now();
         let id = Uuid::now_v7();
         let (stored, code, uri) = match kind {
-            MethodKind::Email => {
+            MethodKind::Email | MethodKind::Phone => {
                 let code = numeric_code();
                 (address.clone(), Some(code), None)
             }
@@ -110,6 +148,16 @@ impl Gatehouse {
             }
         };
         let tx = self.store.write_tenant(user.tenant_id).await?;
+        if code.is_some()
+            && !tx
+                .take_send_quota(&address, self.settings.code_sends_per_destination, now)
+                .await?
+        {
+            return Err(Error::ResourceExhausted(
+                "too many codes were sent to this address in the last hour; try again later"
+                    .to_owned(),
+            ));
+        }
         tx.insert_method(MethodRow {
             id,
             tenant_id: user.tenant_id,
@@ -127,7 +175,8 @@ impl Gatehouse {
         })
         .await?;
         if let Some(code) = &code {
-            tx.enqueue(confirm_code(&user, &address, code)).await?;
+            tx.enqueue(confirm_code(&user, kind, &address, code))
+                .await?;
         }
         tx.append_audit(audit::by_self(
             &user,
@@ -169,7 +218,7 @@ impl Gatehouse {
             )
         };
         let now = store::now();
-        let step = if method.kind == MethodKind::Authenticator.as_str() {
+        let step = if MethodKind::of(&method) == MethodKind::Authenticator {
             let totp = totp(&method.address, &user.username)?;
             let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
             let time = u64::try_from(now.timestamp()).unwrap_or(0);
@@ -306,6 +355,7 @@ impl Gatehouse {
         let cleared = tx.delete_methods(user.id).await?;
         tx.enqueue(notice(
             &user,
+            MethodKind::Email,
             &super::notices::recipient(&user),
             "Your verification methods were cleared by an administrator from",
         ))
@@ -337,24 +387,29 @@ impl Gatehouse {
             .ok_or_else(Error::no_session)
     }
 
-    /// Notices for the person's contact address and their other verified email methods.
+    /// Notices for the person's contact address and their other verified email addresses
+    /// and phones.
     pub(super) async fn others_told(
         &self,
         user: &UserRow,
         except: Option<Uuid>,
         what: &str,
     ) -> Result<Vec<NewMessage>, Error> {
-        let mut addresses = vec![super::notices::recipient(user)];
+        let mut addresses = vec![(MethodKind::Email, super::notices::recipient(user))];
         for method in self.store.methods(user.id).await? {
+            let kind = MethodKind::of(&method);
             if Some(method.id) != except
-                && method.kind == MethodKind::Email.as_str()
+                && kind != MethodKind::Authenticator
                 && method.verified_at.is_some()
-                && !addresses.contains(&method.address)
+                && !addresses.iter().any(|(_, a)| *a == method.address)
             {
-                addresses.push(method.address);
+                addresses.push((kind, method.address));
             }
         }
-        Ok(addresses.iter().map(|a| notice(user, a, what)).collect())
+        Ok(addresses
+            .iter()
+            .map(|(kind, address)| notice(user, *kind, address, what))
+            .collect())
     }
 }
 
@@ -375,10 +430,11 @@ fn numeric_code() -> Password {
 }
 
 fn view(method: &MethodRow) -> MethodView {
-    let (kind, masked) = if method.kind == MethodKind::Authenticator.as_str() {
-        (MethodKind::Authenticator, "Authenticator app".to_owned())
-    } else {
-        (MethodKind::Email, mask_email(&method.address))
+    let kind = MethodKind::of(method);
+    let masked = match kind {
+        MethodKind::Authenticator => "Authenticator app".to_owned(),
+        MethodKind::Phone => super::phone::mask(&method.address),
+        MethodKind::Email => mask_email(&method.address),
     };
     MethodView {
         id: method.id,
@@ -399,34 +455,43 @@ pub(crate) fn mask_email(address: &str) -> String {
     }
 }
 
-fn confirm_code(user: &UserRow, address: &str, code: &Password) -> NewMessage {
-    NewMessage {
-        tenant_id: user.tenant_id,
-        channel: "email",
-        recipient: address.to_owned(),
-        subject: "Confirm this address".to_owned(),
-        body: format!(
+fn confirm_code(user: &UserRow, kind: MethodKind, address: &str, code: &Password) -> NewMessage {
+    super::notices::to_method(
+        user,
+        kind,
+        address,
+        "Confirm this address",
+        format!(
             "Hello {name},\n\nTo add this address to the account {username}, enter this code:\n\n    {code}\n\n\
              If you did not ask for this, ignore this message.\n",
             name = user.display_name,
             username = user.username,
             code = code.expose(),
         ),
-    }
+        format!(
+            "{code} is your code to add this phone to {username}. If you did not ask for it, ignore this message.",
+            code = code.expose(),
+            username = user.username,
+        ),
+    )
 }
 
-fn notice(user: &UserRow, address: &str, what: &str) -> NewMessage {
-    NewMessage {
-        tenant_id: user.tenant_id,
-        channel: "email",
-        recipient: address.to_owned(),
-        subject: "Your security info changed".to_owned(),
-        body: format!(
+fn notice(user: &UserRow, kind: MethodKind, address: &str, what: &str) -> NewMessage {
+    super::notices::to_method(
+        user,
+        kind,
+        address,
+        "Your security info changed",
+        format!(
             "Hello {name},\n\n{what} your account {username}.\nIf this was not you, contact your administrator now.\n",
             name = user.display_name,
             username = user.username,
         ),
-    }
+        format!(
+            "{what} your account {username}. If this was not you, contact your administrator now.",
+            username = user.username,
+        ),
+    )
 }
 
 #[cfg(test)]

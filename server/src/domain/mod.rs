@@ -12,6 +12,7 @@ mod flows;
 pub mod hashing;
 mod methods;
 mod notices;
+mod phone;
 pub mod policy;
 mod reminders;
 mod requests;

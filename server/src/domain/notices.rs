@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
+use super::methods::MethodKind;
 use super::secret::Password;
 use crate::store::{NewMessage, UserRow};
 
@@ -45,5 +46,29 @@ pub(crate) fn password_changed(user: &UserRow, how: &str) -> NewMessage {
             name = user.display_name,
             username = user.username,
         ),
+    }
+}
+
+/// A message to one of a person's methods: for a phone a text of `sms`, otherwise an email of
+/// `subject` and `email`.
+pub(crate) fn to_method(
+    user: &UserRow,
+    kind: MethodKind,
+    address: &str,
+    subject: &str,
+    email: String,
+    sms: String,
+) -> NewMessage {
+    let phone = kind == MethodKind::Phone;
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: kind.channel(),
+        recipient: address.to_owned(),
+        subject: if phone {
+            String::new()
+        } else {
+            subject.to_owned()
+        },
+        body: if phone { sms } else { email },
     }
 }

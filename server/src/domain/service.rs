@@ -20,6 +20,10 @@ pub struct Settings {
     pub session_ttl: Duration,
     /// Lifetime of a change-only session.
     pub change_session_ttl: Duration,
+    /// Whether an SMS gateway is configured (phones may be registered).
+    pub sms_enabled: bool,
+    /// Codes one destination (address or phone) may be sent per hour, across all accounts.
+    pub code_sends_per_destination: u32,
 }
 
 /// The domain service.

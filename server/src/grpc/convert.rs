@@ -299,9 +299,10 @@ pub(crate) fn method_kind(value: i32) -> Result<MethodKind, Status> {
     match pb::VerificationMethodKind::try_from(value) {
         Ok(pb::VerificationMethodKind::Email) => Ok(MethodKind::Email),
         Ok(pb::VerificationMethodKind::Authenticator) => Ok(MethodKind::Authenticator),
+        Ok(pb::VerificationMethodKind::Phone) => Ok(MethodKind::Phone),
         Ok(pb::VerificationMethodKind::Unspecified) | Err(_) => Err(invalid(
             "kind",
-            "choose VERIFICATION_METHOD_KIND_EMAIL or VERIFICATION_METHOD_KIND_AUTHENTICATOR",
+            "choose VERIFICATION_METHOD_KIND_EMAIL, _PHONE or _AUTHENTICATOR",
         )),
     }
 }
@@ -312,6 +313,7 @@ pub(crate) fn method(m: MethodView) -> pb::VerificationMethod {
         kind: match m.kind {
             MethodKind::Email => pb::VerificationMethodKind::Email,
             MethodKind::Authenticator => pb::VerificationMethodKind::Authenticator,
+            MethodKind::Phone => pb::VerificationMethodKind::Phone,
         }
         .into(),
         masked: m.masked,

@@ -228,9 +228,10 @@ impl SelfService for SelfApi {
         &self,
         request: Request<pb::SendResetCodeRequest>,
     ) -> Result<Response<pb::SendResetCodeResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         self.core
-            .send_reset_code(&req.flow_id, &req.address)
+            .send_reset_code(&caller, &req.flow_id, &req.address)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::SendResetCodeResponse {}))

@@ -1,7 +1,9 @@
 //! Delivery of the outbox: a dispatcher per server claims due messages atomically, sends
 //! them and marks them sent, retrying failures with exponential back-off. Email goes over
-//! SMTP (`lettre`); with nothing configured in dev mode, messages are written as `.eml` files
-//! under the data directory so a person trying Gatehouse locally can read them.
+//! SMTP (`lettre`), SMS to the provider's HTTP webhook (`reqwest`); with nothing configured in
+//! dev mode, messages are written as files under the data directory (`.eml`, `.sms.txt`) so a
+//! person trying Gatehouse locally can read them. A message whose channel has no transport
+//! waits in the outbox, unclaimed, until one is configured.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,7 +22,7 @@ use crate::store::{OutboxRow, Store};
 const CLAIM: Duration = Duration::from_secs(30);
 /// Messages claimed per round: one, so a claim never waits behind other deliveries.
 const BATCH: u64 = 1;
-/// How long one SMTP delivery may take.
+/// How long one SMTP delivery or webhook call may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest wait between two attempts of one message.
 const MAX_BACKOFF_SECS: i64 = 3600;
@@ -40,6 +42,105 @@ impl std::fmt::Debug for Transport {
             Transport::Smtp(_) => f.write_str("Transport::Smtp"),
             Transport::Files(dir) => write!(f, "Transport::Files({})", dir.display()),
         }
+    }
+}
+
+/// Where SMS goes.
+#[derive(Clone)]
+pub enum SmsTransport {
+    /// The provider's HTTP gateway.
+    Webhook(Webhook),
+    /// `.sms.txt` files in a directory (dev mode without a gateway).
+    Files(PathBuf),
+}
+
+impl std::fmt::Debug for SmsTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SmsTransport::Webhook(hook) => write!(f, "SmsTransport::Webhook({})", hook.url),
+            SmsTransport::Files(dir) => write!(f, "SmsTransport::Files({})", dir.display()),
+        }
+    }
+}
+
+/// An SMS gateway reached by `POST`ing JSON: `{"id": …, "to": "+12015550142", "text": …}`,
+/// with `Authorization: Bearer <token>` when a token is set and `Idempotency-Key: <id>` (the
+/// outbox message id, stable across retries, so the gateway can drop a duplicate). Any 2xx
+/// answer is a delivery; anything else is retried with back-off.
+#[derive(Clone)]
+pub struct Webhook {
+    client: reqwest::Client,
+    url: reqwest::Url,
+    token: Option<String>,
+}
+
+impl Webhook {
+    /// A webhook at `url` (HTTPS, or plain HTTP to a loopback address only).
+    pub fn new(url: &str, token: Option<String>) -> Result<Webhook, String> {
+        let url = reqwest::Url::parse(url).map_err(|e| format!("not a URL: {e}"))?;
+        let loopback = url.host_str().is_some_and(|host| {
+            host == "localhost"
+                || host
+                    .trim_matches(['[', ']'])
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        });
+        match url.scheme() {
+            "https" => {}
+            "http" if loopback => {}
+            _ => return Err("use https (plain http only to a loopback address)".to_owned()),
+        }
+        let client = reqwest::Client::builder()
+            .timeout(SMTP_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Webhook { client, url, token })
+    }
+
+    async fn send(&self, id: Uuid, to: &str, text: &str) -> Result<(), String> {
+        let mut request = self
+            .client
+            .post(self.url.clone())
+            .header("Idempotency-Key", id.to_string())
+            .json(&serde_json::json!({ "id": id, "to": to, "text": text }));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token);
+        }
+        // The error text names the URL and the status, never the body (it carries a code).
+        let response = request
+            .send()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
+        let status = response.status();
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(format!("the SMS gateway answered {status}"))
+        }
+    }
+}
+
+/// Every transport a dispatcher may use; a channel without one is not claimed.
+#[derive(Clone, Debug)]
+pub struct Transports {
+    /// Email, with its From address.
+    pub email: Option<(Transport, Mailbox)>,
+    /// SMS.
+    pub sms: Option<SmsTransport>,
+}
+
+impl Transports {
+    /// The outbox channels these transports deliver.
+    pub fn channels(&self) -> Vec<&'static str> {
+        let mut channels = Vec::new();
+        if self.email.is_some() {
+            channels.push("email");
+        }
+        if self.sms.is_some() {
+            channels.push("sms");
+        }
+        channels
     }
 }
 
@@ -88,13 +189,17 @@ impl Transport {
 }
 
 /// Sends the outbox until the task is dropped.
-pub async fn run_dispatcher(store: Store, transport: Transport, from: Mailbox, poll: Duration) {
+pub async fn run_dispatcher(store: Store, transports: Transports, poll: Duration) {
     let worker = Uuid::new_v4().to_string();
+    let channels = transports.channels();
     loop {
         let now = crate::store::now();
         let until = now
             + chrono::Duration::from_std(CLAIM).unwrap_or_else(|_| chrono::Duration::seconds(60));
-        let batch = match store.claim_messages(&worker, BATCH, now, until).await {
+        let batch = match store
+            .claim_messages(&worker, &channels, BATCH, now, until)
+            .await
+        {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::warn!(error = %e, "cannot read the outbox");
@@ -109,7 +214,7 @@ pub async fn run_dispatcher(store: Store, transport: Transport, from: Mailbox, p
         for message in batch {
             let id = message.id;
             let attempts = message.attempts;
-            match deliver(&transport, &from, message).await {
+            match deliver(&transports, message).await {
                 Ok(()) => {
                     if let Err(e) = store.message_sent(id, &worker, crate::store::now()).await {
                         tracing::error!(error = %e, message = %id, "sent, but could not mark the message sent");
@@ -132,10 +237,31 @@ pub async fn run_dispatcher(store: Store, transport: Transport, from: Mailbox, p
     }
 }
 
-async fn deliver(transport: &Transport, from: &Mailbox, message: OutboxRow) -> Result<(), String> {
-    if message.channel != "email" {
-        return Err(format!("no transport for channel `{}`", message.channel));
+async fn deliver(transports: &Transports, message: OutboxRow) -> Result<(), String> {
+    match (message.channel.as_str(), &transports.email, &transports.sms) {
+        ("email", Some((transport, from)), _) => send_email(transport, from, message).await,
+        ("sms", _, Some(SmsTransport::Webhook(hook))) => {
+            hook.send(message.id, &message.recipient, &message.body)
+                .await
+        }
+        ("sms", _, Some(SmsTransport::Files(dir))) => {
+            let contents = format!("To: {}\n\n{}\n", message.recipient, message.body);
+            write_file(dir, &format!("{}.sms.txt", message.id), &contents)
+        }
+        (channel, _, _) => Err(format!("no transport for channel `{channel}`")),
     }
+}
+
+fn write_file(dir: &std::path::Path, name: &str, contents: &str) -> Result<(), String> {
+    crate::tls::dev::create_private_dir(dir).map_err(|e| e.to_string())?;
+    crate::tls::dev::write(&dir.join(name), contents, true).map_err(|e| e.to_string())
+}
+
+async fn send_email(
+    transport: &Transport,
+    from: &Mailbox,
+    message: OutboxRow,
+) -> Result<(), String> {
     let to: Mailbox = message
         .recipient
         .parse()
@@ -153,10 +279,8 @@ async fn deliver(transport: &Transport, from: &Mailbox, message: OutboxRow) -> R
     match transport {
         Transport::Smtp(smtp) => smtp.send(email).await.map(drop).map_err(|e| e.to_string()),
         Transport::Files(dir) => {
-            let path = dir.join(format!("{}.eml", message.id));
             let contents = String::from_utf8_lossy(&email.formatted()).into_owned();
-            crate::tls::dev::create_private_dir(dir).map_err(|e| e.to_string())?;
-            crate::tls::dev::write(&path, &contents, true).map_err(|e| e.to_string())
+            write_file(dir, &format!("{}.eml", message.id), &contents)
         }
     }
 }

@@ -14,6 +14,7 @@ mod hash;
 mod lockout;
 mod methods;
 mod outbox;
+mod quotas;
 mod reminders;
 mod requests;
 mod roles;

@@ -22,11 +22,11 @@ pub type OutboxRow = outbox_message::Model;
 pub struct NewMessage {
     /// The tenant it belongs to.
     pub tenant_id: Uuid,
-    /// `email`.
+    /// `email` or `sms`.
     pub channel: &'static str,
     /// The address.
     pub recipient: String,
-    /// The subject line.
+    /// The subject line (empty for SMS).
     pub subject: String,
     /// The text; may carry a one-time code.
     pub body: String,
@@ -72,6 +72,7 @@ impl Store {
     pub async fn claim_messages(
         &self,
         worker: &str,
+        channels: &[&str],
         limit: u64,
         now: DateTime<Utc>,
         until: DateTime<Utc>,
@@ -79,6 +80,7 @@ impl Store {
         let tx = self.write().await?;
         let due = outbox_message::Entity::find()
             .filter(outbox_message::Column::SentAt.is_null())
+            .filter(outbox_message::Column::Channel.is_in(channels.iter().copied()))
             .filter(outbox_message::Column::NextAttemptAt.lte(now))
             .filter(
                 Condition::any()

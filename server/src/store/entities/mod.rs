@@ -11,6 +11,7 @@ pub mod password_policy;
 pub mod reset_flow;
 pub mod reset_request;
 pub mod role_assignment;
+pub mod send_quota;
 pub mod server_secret;
 pub mod session;
 pub mod tenant;

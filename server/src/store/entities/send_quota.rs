@@ -1,0 +1,21 @@
+//! The `send_quotas` table.
+
+use sea_orm::entity::prelude::*;
+
+#[allow(missing_docs)]
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "send_quotas")]
+pub struct Model {
+    /// SHA-256 (hex) of the normalised address, not the address.
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub destination: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub window_start: DateTimeUtc,
+    pub sent: i32,
+}
+
+#[allow(missing_docs)]
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
