@@ -18,6 +18,7 @@ const PER_CALL: usize = 10_000;
 
 pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Failure> {
     let names = read_users(&args.from)?;
+    let client = context.client()?;
     // Created (0600) before anything secret exists, and never over an earlier run's file.
     let mut results = match &args.out {
         Some(path) => Some(ResultsFile::create(path)?),
@@ -49,7 +50,7 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
             },
             ..Default::default()
         };
-        let stream = context.client.bulk_reset(request).await;
+        let stream = client.bulk_reset(request).await;
         let mut stream = match stream {
             Ok(stream) => stream,
             Err(error) => {

@@ -6,7 +6,7 @@ use gatehouse_client::{CallError, Code, ConnectError, pb};
 use serde_json::{Value, json};
 
 /// A command's failure: the message for people, and the exit code.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Failure {
     message: String,
     code: u8,

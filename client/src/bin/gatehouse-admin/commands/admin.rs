@@ -21,7 +21,7 @@ pub(super) async fn policy(context: &Context, command: PolicyCommand) -> Result<
                 .check(
                     "cannot read the password policy",
                     context
-                        .client
+                        .client()?
                         .calls()
                         .get_password_policy(pb::GetPasswordPolicyRequest {})
                         .await,
@@ -39,7 +39,7 @@ pub(super) async fn policy(context: &Context, command: PolicyCommand) -> Result<
                 .check(
                     "cannot change the password policy",
                     context
-                        .client
+                        .client()?
                         .calls()
                         .update_password_policy(pb::UpdatePasswordPolicyRequest {
                             update: Some(update),
@@ -100,7 +100,7 @@ pub(super) async fn requests(context: &Context, command: RequestsCommand) -> Res
                 let page = context.check(
                     "cannot list requests",
                     context
-                        .client
+                        .client()?
                         .calls()
                         .list_reset_requests(pb::ListResetRequestsRequest {
                             state: state as i32,
@@ -149,7 +149,7 @@ pub(super) async fn requests(context: &Context, command: RequestsCommand) -> Res
             let response = context.check(
                 &format!("cannot resolve request {id}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .resolve_reset_request(pb::ResolveResetRequestRequest {
                         request_id: id.clone(),
@@ -218,7 +218,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                 let page = context.check(
                     "cannot list role assignments",
                     context
-                        .client
+                        .client()?
                         .calls()
                         .list_role_assignments(pb::ListRoleAssignmentsRequest {
                             principal: principal.clone(),
@@ -263,7 +263,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
             let response = context.check(
                 &format!("cannot assign {} to {who}", role_name(role as i32)),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .assign_role(pb::AssignRoleRequest {
                         principal: Some(principal),
@@ -290,7 +290,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
             context.check(
                 &format!("cannot revoke {} from {who}", role_name(role as i32)),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .revoke_role(pb::RevokeRoleRequest {
                         principal: Some(principal),
@@ -322,7 +322,7 @@ pub(super) async fn audit(context: &Context, command: AuditCommand) -> Result<()
                 let page = context.check(
                     "cannot list audit events",
                     context
-                        .client
+                        .client()?
                         .calls()
                         .list_audit_events(pb::ListAuditEventsRequest {
                             actor: actor.clone().unwrap_or_default(),
@@ -364,7 +364,7 @@ pub(super) async fn audit(context: &Context, command: AuditCommand) -> Result<()
             let response = context.check(
                 "cannot verify the audit chain",
                 context
-                    .client
+                    .client()?
                     .calls()
                     .verify_audit_chain(pb::VerifyAuditChainRequest {})
                     .await,

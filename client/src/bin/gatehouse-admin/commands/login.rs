@@ -61,7 +61,7 @@ pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Fail
         }
     };
     let password = secrets.read(&format!("password for {username}: "))?;
-    let client = context.client.without_session();
+    let client = context.client()?.without_session();
     let signed_in = client
         .sign_in_with(pb::SignInRequest {
             username: username.clone(),
@@ -128,7 +128,7 @@ pub(super) async fn logout(context: &Context) -> Result<(), Failure> {
         return Ok(());
     };
     if saved.endpoint == context.connection.endpoint {
-        match context.client.sign_out().await {
+        match context.client()?.sign_out().await {
             Ok(()) => {}
             // Expired or revoked already: nothing left to revoke.
             Err(e) if e.code() == Code::Unauthenticated => {}

@@ -15,14 +15,20 @@ use crate::session;
 /// What every command works with.
 pub(crate) struct Context {
     pub(crate) connection: Connection,
-    /// The connection, with the saved session when there is one for this endpoint.
-    pub(crate) client: Client,
+    /// The connection, with the saved session when there is one for this endpoint; or why
+    /// there is none (reported by the first command that needs it, so that a bad input file
+    /// is named before a missing certificate).
+    client: Result<Client, Failure>,
     pub(crate) json: bool,
     /// Why there is no session, when there is none.
     no_session: Option<String>,
 }
 
 impl Context {
+    pub(crate) fn client(&self) -> Result<&Client, Failure> {
+        self.client.as_ref().map_err(Clone::clone)
+    }
+
     /// A failed call as a [`Failure`]; when no session was sent, a refusal says so.
     pub(crate) fn fail(&self, doing: &str, error: &CallError) -> Failure {
         let failure = Failure::call(doing, error);
@@ -43,7 +49,7 @@ impl Context {
     pub(crate) async fn user(&self, user: &str) -> Result<pb::User, Failure> {
         let response = self.check(
             &format!("cannot read user {user}"),
-            self.client
+            self.client()?
                 .calls()
                 .get_user(pb::GetUserRequest {
                     user: Some(pb::UserRef::from_name_or_id(user)),
@@ -58,10 +64,10 @@ impl Context {
 
 pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     let connection = Connection::resolve(&cli.connection)?;
-    let bare = connection.client()?;
+    let bare = connection.client();
     let (client, no_session) = match session::load()? {
         Some(saved) if saved.endpoint == connection.endpoint => {
-            (bare.with_session_token(&saved.token()), None)
+            (bare.map(|c| c.with_session_token(&saved.token())), None)
         }
         Some(saved) => (
             bare,

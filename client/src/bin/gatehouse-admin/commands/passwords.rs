@@ -30,7 +30,7 @@ pub(super) async fn run(context: &Context, command: PasswordsCommand) -> Result<
             let response = context.check(
                 "cannot require a password change",
                 context
-                    .client
+                    .client()?
                     .calls()
                     .require_password_change(pb::RequirePasswordChangeRequest {
                         user_ids,
@@ -78,7 +78,7 @@ async fn reset(
     let reset = context.check(
         &format!("cannot reset the password of {user}"),
         context
-            .client
+            .client()?
             .reset_password_with(pb::ResetPasswordRequest {
                 user: Some(pb::UserRef::from_name_or_id(user)),
                 password,

@@ -28,7 +28,7 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             let response = context.check(
                 &format!("cannot create {username}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .create_user(pb::CreateUserRequest {
                         display_name: display_name.unwrap_or_else(|| username.clone()),
@@ -58,7 +58,7 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             let response = context.check(
                 &format!("cannot update {user}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .update_user(pb::UpdateUserRequest {
                         id: current.id,
@@ -77,7 +77,7 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             let response = context.check(
                 &format!("cannot block {user}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .block_sign_in(pb::BlockSignInRequest {
                         user: Some(pb::UserRef::from_name_or_id(&user)),
@@ -98,7 +98,7 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             context.check(
                 &format!("cannot unblock {user}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .unblock_sign_in(pb::UnblockSignInRequest {
                         user: Some(pb::UserRef::from_name_or_id(&user)),
@@ -123,7 +123,7 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             context.check(
                 &format!("cannot delete {user}"),
                 context
-                    .client
+                    .client()?
                     .calls()
                     .delete_user(pb::DeleteUserRequest {
                         id: current.id.clone(),
@@ -161,7 +161,7 @@ async fn list(
         let page = context.check(
             "cannot list users",
             context
-                .client
+                .client()?
                 .calls()
                 .list_users(pb::ListUsersRequest {
                     page_size: i32::try_from(want).unwrap_or(500),

@@ -1,0 +1,661 @@
+//! `gatehouse-admin` as a person or a script runs it: the real binary as a process, against a
+//! real server over mTLS, with its own config directory. `scripts/test` builds the binary and
+//! sets `GATEHOUSE_ADMIN_BIN`.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use futures::StreamExt as _;
+use gatehouse_client::pb;
+use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, USER_PASSWORD, backend_tests};
+use tokio::io::AsyncWriteExt as _;
+use tonic::Code;
+
+backend_tests!(
+    login_keeps_a_private_session_and_logout_revokes_it,
+    login_with_a_one_time_password_changes_it_first,
+    users_create_then_list_as_json,
+    bulk_reset_of_200_users_writes_a_private_results_file_of_working_passwords,
+    bulk_reset_dry_run_writes_no_password_and_changes_nothing,
+    a_user_without_a_role_is_denied_with_exit_3,
+);
+
+/// The binary `scripts/test` built.
+fn admin_bin() -> PathBuf {
+    match std::env::var_os("GATEHOUSE_ADMIN_BIN") {
+        Some(path) => PathBuf::from(path),
+        None => panic!(
+            "GATEHOUSE_ADMIN_BIN is not set: run `scripts/test`, or build the CLI with \
+             `cargo build -p gatehouse-client --bin gatehouse-admin` and set \
+             GATEHOUSE_ADMIN_BIN=target/debug/gatehouse-admin"
+        ),
+    }
+}
+
+/// What a run printed and how it ended.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(
+            self.code, 0,
+            "exit {}\nstdout: {}\nstderr: {}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {}", self.stdout))
+    }
+}
+
+/// An operator's shell: a working directory where `gatehouse-data/` is the server's data
+/// directory (so the `serve --dev` certificate defaults apply with no flags), a config
+/// directory of its own, and the endpoint in `GATEHOUSE_ENDPOINT` (the test server is not on
+/// the default port).
+struct Shell {
+    dir: tempfile::TempDir,
+    endpoint: String,
+}
+
+impl Shell {
+    fn new(server: &TestServer) -> Shell {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::os::unix::fs::symlink(&server.data_dir, dir.path().join("gatehouse-data"))
+            .expect("link gatehouse-data");
+        Shell {
+            dir,
+            endpoint: format!("https://{}", server.addr),
+        }
+    }
+
+    /// A shell without a server, for runs that fail before any call.
+    fn offline() -> Shell {
+        Shell {
+            dir: tempfile::tempdir().expect("tempdir"),
+            endpoint: "https://127.0.0.1:9".to_owned(),
+        }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn config_dir(&self) -> PathBuf {
+        self.path("config")
+    }
+
+    fn session_file(&self) -> PathBuf {
+        self.config_dir().join("gatehouse").join("session.toml")
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        self.run_with_stdin(args, "").await
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = tokio::process::Command::new(admin_bin())
+            .args(args)
+            .current_dir(self.dir.path())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .env("XDG_CONFIG_HOME", self.config_dir())
+            .env("GATEHOUSE_ENDPOINT", &self.endpoint)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start gatehouse-admin");
+        let mut input = child.stdin.take().expect("stdin");
+        input
+            .write_all(stdin.as_bytes())
+            .await
+            .expect("write stdin");
+        drop(input);
+        let output = child.wait_with_output().await.expect("gatehouse-admin ran");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// `login --password-stdin` as `username`.
+    async fn login(&self, username: &str, password: &str) {
+        self.run_with_stdin(
+            &["login", username, "--password-stdin"],
+            &format!("{password}\n"),
+        )
+        .await
+        .ok();
+    }
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// The token in the session file.
+fn saved_token(shell: &Shell) -> String {
+    let text = std::fs::read_to_string(shell.session_file()).expect("session file");
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("token = "))
+        .expect("a token line");
+    serde_json::from_str(line).expect("a quoted token")
+}
+
+async fn login_keeps_a_private_session_and_logout_revokes_it(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.admin().await;
+    let shell = Shell::new(&server);
+
+    let login = shell
+        .run_with_stdin(
+            &["login", &server.admin_username, "--password-stdin"],
+            &format!("{ADMIN_PASSWORD}\n"),
+        )
+        .await
+        .ok();
+    assert!(login.stdout.contains("signed in as"), "{}", login.stdout);
+    assert_eq!(mode(&shell.session_file()), 0o600);
+    assert_eq!(mode(&shell.config_dir().join("gatehouse")), 0o700);
+    let token = saved_token(&shell);
+    assert!(!login.stdout.contains(&token) && !login.stderr.contains(&token));
+    assert!(!login.stdout.contains(ADMIN_PASSWORD) && !login.stderr.contains(ADMIN_PASSWORD));
+
+    // The token works for a caller of the API, then logout revokes it.
+    let with_token = server.client().await.with_session(token.clone());
+    with_token
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("the saved session works");
+    let logout = shell.run(&["logout"]).await.ok();
+    assert!(logout.stdout.contains("signed out"), "{}", logout.stdout);
+    assert!(!shell.session_file().exists());
+    let revoked = with_token
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect_err("the session is revoked");
+    assert_eq!(revoked.code(), Code::Unauthenticated);
+
+    // Signed out, the dev certificate alone holds no role: exit 3, with what to do.
+    let denied = shell.run(&["users", "list"]).await;
+    assert_eq!(denied.code, 3, "{}", denied.stderr);
+    assert!(
+        denied.stderr.contains("gatehouse-admin login"),
+        "{}",
+        denied.stderr
+    );
+}
+
+async fn login_with_a_one_time_password_changes_it_first(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shell = Shell::new(&server);
+    let new_password = "a fresh passphrase nobody else knows";
+
+    // The bootstrap admin's one-time password gives a change-only session: the new password
+    // comes from the second line of standard input.
+    let login = shell
+        .run_with_stdin(
+            &["login", &server.admin_username, "--password-stdin"],
+            &format!("{}\n{new_password}\n", server.admin_password),
+        )
+        .await
+        .ok();
+    assert!(
+        login.stderr.contains("password changed"),
+        "{}",
+        login.stderr
+    );
+    shell.run(&["users", "list"]).await.ok();
+    server.sign_in(&server.admin_username, new_password).await;
+
+    // A new password the policy refuses: exit 1 and the broken rule, by field.
+    let server = TestServer::start(backend).await;
+    let shell = Shell::new(&server);
+    let refused = shell
+        .run_with_stdin(
+            &["login", &server.admin_username, "--password-stdin"],
+            &format!("{}\nshort\n", server.admin_password),
+        )
+        .await;
+    assert_eq!(refused.code, 1, "{}", refused.stderr);
+    assert!(
+        refused
+            .stderr
+            .contains("error: cannot change the password: invalid argument")
+            && refused.stderr.contains("new_password: too short"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!shell.session_file().exists());
+}
+
+async fn users_create_then_list_as_json(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    let created = shell
+        .run(&[
+            "--json",
+            "users",
+            "create",
+            "Carol@Contoso.Example",
+            "--display-name",
+            "Carol Jones",
+            "--email",
+            "carol.home@mail.example",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(created["username"], "carol@contoso.example");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let listed = shell.run(&["users", "list", "--json"]).await.ok().json();
+    let users = listed.as_array().expect("an array");
+    assert_eq!(users.len(), 2, "the admin and Carol");
+    let carol = users
+        .iter()
+        .find(|u| u["username"] == "carol@contoso.example")
+        .expect("carol is listed");
+    assert_eq!(carol["id"], id.as_str());
+    assert_eq!(carol["display_name"], "Carol Jones");
+    assert_eq!(carol["contact_email"], "carol.home@mail.example");
+    assert_eq!(carol["state"], "active");
+    assert_eq!(carol["roles"], serde_json::json!([]));
+
+    // The table for people names her too; a blocked user shows as such.
+    shell
+        .run(&["users", "block", "carol@contoso.example"])
+        .await
+        .ok();
+    let table = shell.run(&["users", "list"]).await.ok();
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("carol@contoso.example"))
+        .expect("a row for carol");
+    assert!(
+        row.contains("Carol Jones") && row.contains("blocked"),
+        "{row}"
+    );
+
+    // A second create is refused by the server; an unknown user is exit 4.
+    let again = shell
+        .run(&["users", "create", "carol@contoso.example"])
+        .await;
+    assert_eq!(again.code, 1);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let missing = shell
+        .run(&["users", "show", "nobody@contoso.example"])
+        .await;
+    assert_eq!(missing.code, 4, "{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .starts_with("error: cannot read user nobody@contoso.example: not found"),
+        "{}",
+        missing.stderr
+    );
+}
+
+/// Creates `count` users `user{i}@bulk.example` and a CSV naming them (with a column before
+/// the username, as exports from other systems have).
+async fn users_and_csv(server: &TestServer, shell: &Shell, count: usize) -> PathBuf {
+    let admin = server.admin().await;
+    let mut csv = String::from("display_name,username\n");
+    for i in 0..count {
+        let username = format!("user{i:03}@bulk.example");
+        admin
+            .admin()
+            .create_user(pb::CreateUserRequest {
+                username: username.clone(),
+                display_name: format!("User {i}"),
+                ..Default::default()
+            })
+            .await
+            .expect("create");
+        csv.push_str(&format!("\"User {i}, Bulk\",{username}\n"));
+    }
+    let path = shell.path("users.csv");
+    std::fs::write(&path, csv).expect("write the CSV");
+    path
+}
+
+async fn bulk_reset_of_200_users_writes_a_private_results_file_of_working_passwords(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    let shell = Shell::new(&server);
+    let from = users_and_csv(&server, &shell, 200).await;
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    let started = std::time::Instant::now();
+    let run = shell
+        .run(&[
+            "passwords",
+            "bulk-reset",
+            "--from",
+            from.to_str().expect("utf-8"),
+            "--out",
+            "results.csv",
+            "--idempotency-key",
+            "cli-test-200",
+        ])
+        .await
+        .ok();
+    eprintln!(
+        "bulk reset of 200 users through the CLI: {:?}",
+        started.elapsed()
+    );
+    assert!(
+        run.stdout.contains("reset 200 of 200 user(s)"),
+        "{}",
+        run.stdout
+    );
+    let results = shell.path("results.csv");
+    assert_eq!(mode(&results), 0o600);
+
+    let mut reader = csv_rows(&results);
+    assert_eq!(
+        reader.remove(0),
+        ["username", "status", "temporary_password", "reason"]
+    );
+    assert_eq!(reader.len(), 200, "one row per user");
+    let mut seen = std::collections::BTreeSet::new();
+    for row in &reader {
+        assert_eq!(row[1], "reset", "{row:?}");
+        assert!(row[2].chars().count() >= 15, "{row:?}");
+        seen.insert(row[0].clone());
+    }
+    assert_eq!(seen.len(), 200);
+
+    // Each temporary password works, once, for a change-only session.
+    let client = server.client().await;
+    let sign_ins = futures::stream::iter(reader.iter())
+        .map(|row| {
+            let client = client.clone();
+            async move {
+                let signed_in = client
+                    .sign_in(&row[0], &row[2])
+                    .await
+                    .unwrap_or_else(|e| panic!("{} cannot sign in: {e}", row[0]));
+                assert_eq!(
+                    signed_in.change_reason,
+                    pb::PasswordChangeReason::TemporaryPassword
+                );
+            }
+        })
+        .buffer_unordered(4)
+        .collect::<Vec<()>>()
+        .await;
+    assert_eq!(sign_ins.len(), 200);
+
+    // The same key again resets nobody twice; the results file is never overwritten.
+    let again = shell
+        .run(&[
+            "passwords",
+            "bulk-reset",
+            "--from",
+            "users.csv",
+            "--out",
+            "results.csv",
+            "--idempotency-key",
+            "cli-test-200",
+        ])
+        .await;
+    assert_eq!(again.code, 1);
+    assert!(
+        again.stderr.contains("results.csv") && again.stderr.contains("exists"),
+        "{}",
+        again.stderr
+    );
+    let again = shell
+        .run(&[
+            "--json",
+            "passwords",
+            "bulk-reset",
+            "--from",
+            "users.csv",
+            "--out",
+            "again.csv",
+            "--idempotency-key",
+            "cli-test-200",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(again["reset"], 0);
+    assert_eq!(again["already_done"], 200);
+    assert!(
+        csv_rows(&shell.path("again.csv"))
+            .iter()
+            .skip(1)
+            .all(|row| row[1] == "already_done" && row[2].is_empty())
+    );
+}
+
+async fn bulk_reset_dry_run_writes_no_password_and_changes_nothing(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shell = Shell::new(&server);
+    users_and_csv(&server, &shell, 3).await;
+    // One username per line works too, with a user that does not exist.
+    std::fs::write(
+        shell.path("list.txt"),
+        "# leavers\nuser000@bulk.example\nuser001@bulk.example\n\nghost@bulk.example\n",
+    )
+    .expect("write");
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    let dry = shell
+        .run(&[
+            "passwords",
+            "bulk-reset",
+            "--from",
+            "list.txt",
+            "--out",
+            "dry.csv",
+            "--dry-run",
+        ])
+        .await
+        .ok();
+    assert!(
+        dry.stdout
+            .contains("would reset 2 of 3 user(s) (refused 0, not found 1"),
+        "{}",
+        dry.stdout
+    );
+    let rows = csv_rows(&shell.path("dry.csv"));
+    assert_eq!(rows.len(), 4);
+    assert_eq!(rows[1][..3], ["user000@bulk.example", "would_reset", ""]);
+    assert_eq!(rows[2][..3], ["user001@bulk.example", "would_reset", ""]);
+    assert_eq!(rows[3][..3], ["ghost@bulk.example", "not_found", ""]);
+
+    // Without --out, the dry run prints its table and writes nothing.
+    let printed = shell
+        .run(&["passwords", "bulk-reset", "--from", "list.txt", "--dry-run"])
+        .await
+        .ok();
+    assert!(printed.stdout.contains("would_reset"), "{}", printed.stdout);
+
+    // Nobody's password was touched.
+    let admin = server.client().await.with_session(
+        server
+            .sign_in(&server.admin_username, ADMIN_PASSWORD)
+            .await
+            .session_token,
+    );
+    let users = admin
+        .calls()
+        .list_users(pb::ListUsersRequest::default())
+        .await
+        .expect("list");
+    for user in users
+        .users
+        .iter()
+        .filter(|u| u.username.ends_with("@bulk.example"))
+    {
+        assert!(user.password_set_time.is_none(), "{}", user.username);
+        assert!(!user.password_change_required, "{}", user.username);
+    }
+}
+
+async fn a_user_without_a_role_is_denied_with_exit_3(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "dave@contoso.example", &[])
+        .await;
+    let shell = Shell::new(&server);
+    shell.login("dave@contoso.example", USER_PASSWORD).await;
+
+    let denied = shell.run(&["users", "list"]).await;
+    assert_eq!(denied.code, 3, "{}", denied.stderr);
+    assert!(
+        denied
+            .stderr
+            .starts_with("error: cannot list users: permission denied"),
+        "{}",
+        denied.stderr
+    );
+    let reset = shell
+        .run(&["passwords", "reset", &server.admin_username])
+        .await;
+    assert_eq!(reset.code, 3, "{}", reset.stderr);
+    // A wrong password at login is exit 3 as well, and says nothing more.
+    let wrong = shell
+        .run_with_stdin(
+            &["login", "dave@contoso.example", "--password-stdin"],
+            "not the password\n",
+        )
+        .await;
+    assert_eq!(wrong.code, 3, "{}", wrong.stderr);
+}
+
+#[tokio::test]
+async fn an_unknown_flag_is_a_usage_error_with_exit_2() {
+    let shell = Shell::offline();
+    let run = shell.run(&["users", "list", "--bogus"]).await;
+    assert_eq!(run.code, 2);
+    assert!(
+        run.stderr.contains("unexpected argument '--bogus'"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("Usage: gatehouse-admin users"),
+        "{}",
+        run.stderr
+    );
+
+    let missing = shell
+        .run(&["passwords", "bulk-reset", "--out", "r.csv"])
+        .await;
+    assert_eq!(missing.code, 2);
+    assert!(
+        missing.stderr.contains("--from <FILE>"),
+        "{}",
+        missing.stderr
+    );
+
+    let help = shell.run(&["--help"]).await.ok();
+    assert!(help.stdout.contains("Exit codes:"), "{}", help.stdout);
+}
+
+#[tokio::test]
+async fn an_unreadable_user_list_fails_naming_the_file_and_writes_nothing() {
+    let shell = Shell::offline();
+    let missing = shell.path("no-such-users.csv");
+    let run = shell
+        .run(&[
+            "passwords",
+            "bulk-reset",
+            "--from",
+            missing.to_str().expect("utf-8"),
+            "--out",
+            "results.csv",
+        ])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains(&format!(
+            "error: cannot read the user list {}",
+            missing.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(!shell.path("results.csv").exists());
+
+    // A directory, and a CSV without a username column.
+    let dir = shell
+        .run(&["passwords", "bulk-reset", "--from", ".", "--dry-run"])
+        .await;
+    assert_eq!(dir.code, 1, "{}", dir.stderr);
+    assert!(
+        dir.stderr.contains("cannot read the user list ."),
+        "{}",
+        dir.stderr
+    );
+    std::fs::write(shell.path("people.csv"), "name,mail\nA,a@x.example\n").expect("write");
+    let no_column = shell
+        .run(&[
+            "passwords",
+            "bulk-reset",
+            "--from",
+            "people.csv",
+            "--dry-run",
+        ])
+        .await;
+    assert_eq!(no_column.code, 1);
+    assert!(
+        no_column
+            .stderr
+            .contains("people.csv: the first line has no `username` column"),
+        "{}",
+        no_column.stderr
+    );
+}
+
+fn csv_rows(path: &Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).expect("read the results");
+    text.lines().map(parse_csv_line).collect::<Vec<_>>()
+}
+
+/// One line of the CLI's CSV (quoted fields with doubled quotes; no newlines inside).
+fn parse_csv_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                fields.last_mut().expect("field").push('"');
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => fields.push(String::new()),
+            (c, _) => fields.last_mut().expect("field").push(c),
+        }
+    }
+    fields
+}
