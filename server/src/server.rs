@@ -187,8 +187,10 @@ pub async fn serve(
         Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
     ));
     let health_task = tokio::spawn(watch_health(store, health_reporter));
-    let address = listener.local_addr().ok();
-    tracing::info!(address = ?address, "gatehouse serving over mTLS");
+    match listener.local_addr() {
+        Ok(address) => tracing::info!(%address, "gatehouse serving over mTLS"),
+        Err(_) => tracing::info!("gatehouse serving over mTLS"),
+    }
     let incoming = tls::incoming(
         listener,
         tls_config,

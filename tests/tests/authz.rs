@@ -65,9 +65,11 @@ enum Rpc {
     ResolveResetRequest,
     ListUserVerificationMethods,
     ClearVerificationMethods,
+    CreateTenant,
+    ListTenants,
 }
 
-const RPCS: [Rpc; 25] = [
+const RPCS: [Rpc; 27] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -93,6 +95,8 @@ const RPCS: [Rpc; 25] = [
     Rpc::ResolveResetRequest,
     Rpc::ListUserVerificationMethods,
     Rpc::ClearVerificationMethods,
+    Rpc::CreateTenant,
+    Rpc::ListTenants,
 ];
 
 /// What a caller should get from an RPC aimed at a user of the first tenant.
@@ -127,6 +131,8 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
                 | VerifyAuditChain
                 | BulkResetPasswords
                 | ListResetRequests => Expect::Allowed,
+                // Tenants are managed from the default tenant only.
+                CreateTenant | ListTenants => Expect::Denied,
                 _ => Expect::NotFound,
             };
         }
@@ -141,7 +147,7 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         | UnlockUser
         | RevokeSessions
         | BulkResetPasswords => &["global", "user", "password"],
-        AssignRole | RevokeRole | UpdatePasswordPolicy => &["global"],
+        AssignRole | RevokeRole | UpdatePasswordPolicy | CreateTenant | ListTenants => &["global"],
         ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
         ResolveResetRequest | ListUserVerificationMethods | ClearVerificationMethods => {
@@ -325,6 +331,15 @@ async fn call(
             .clear_verification_methods(pb::ClearVerificationMethodsRequest { user: target })
             .await
             .map(drop),
+        Rpc::CreateTenant => stub
+            .create_tenant(pb::CreateTenantRequest {
+                name: format!("tenant {n}"),
+                primary_domain: format!("t{n}.example"),
+                admin_username: format!("boss@t{n}.example"),
+            })
+            .await
+            .map(drop),
+        Rpc::ListTenants => stub.list_tenants(pb::ListTenantsRequest {}).await.map(drop),
         Rpc::ResolveResetRequest => {
             let request_id = open_request_of(admin, fresh).await;
             stub.resolve_reset_request(pb::ResolveResetRequestRequest {
@@ -339,6 +354,14 @@ async fn call(
 }
 
 async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backend: Backend) {
+    let declared = include_str!("../../proto/gatehouse/v1/admin.proto")
+        .matches("\n  rpc ")
+        .count();
+    assert_eq!(
+        RPCS.len(),
+        declared,
+        "a new AdminService RPC belongs in this table"
+    );
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
 

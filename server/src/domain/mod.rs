@@ -20,6 +20,7 @@ mod roles;
 mod secret;
 mod service;
 mod sessions;
+mod tenants;
 mod types;
 mod users;
 
@@ -38,5 +39,6 @@ pub use roles::RolePage;
 pub use secret::{Password, SessionToken};
 pub use service::{Gatehouse, Settings};
 pub use sessions::{ChangedPassword, SignedIn};
+pub use tenants::{CreatedTenant, TenantView};
 pub use types::*;
 pub use users::{NewUser, ResetOptions, ResetOutcome, Settles, UserChanges, UserKey, UserPage};

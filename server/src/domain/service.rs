@@ -11,7 +11,7 @@ use super::policy::{PasswordPolicy, generate_password};
 use super::secret::Password;
 use super::types::{Actor, Caller, Principal, Role, Session, SessionKind, UserState};
 use super::{audit, types::ChangeReason};
-use crate::store::{self, CredentialRow, NewAuditEvent, PolicyRow, Store, TenantRow, UserRow};
+use crate::store::{self, CredentialRow, NewAuditEvent, PolicyRow, Store, TenantRow, Tx, UserRow};
 
 /// Lifetimes and names the domain needs from the configuration.
 #[derive(Clone, Debug)]
@@ -83,18 +83,55 @@ impl Gatehouse {
     }
 
     /// Creates another tenant (not the default) with the default policy and `admin` as its
-    /// global admin; returns the tenant id and the admin's one-time password.
+    /// global admin, in one transaction; returns the tenant and the admin's one-time password.
+    /// `by` is who asked, for the audit trail (`None`: the system).
+    pub(super) async fn create_tenant_with_admin(
+        &self,
+        by: Option<&Actor>,
+        name: &str,
+        domain: &str,
+        admin: &str,
+    ) -> Result<(TenantRow, Password), Error> {
+        let password = generate_password();
+        let hash = self.hasher.hash(&password).await?;
+        let policy = PasswordPolicy::default();
+        let now = store::now();
+        let tx = self.store.write().await?;
+        let actor = by.map_or_else(|| "system".to_owned(), |a| a.principal.to_string());
+        let service = by.and_then(|a| a.service.clone());
+        let tenant =
+            insert_tenant_in(&tx, name, domain, false, actor.clone(), service.clone()).await?;
+        if let Some(by) = by {
+            // The creator's own tenant records the act too.
+            tx.append_audit(audit::event(
+                by.tenant_id,
+                actor.clone(),
+                service.clone(),
+                "tenant.create",
+                format!("tenant:{}", tenant.id),
+                audit::Outcome::Success,
+                &[("name", name), ("primary_domain", domain)],
+            ))
+            .await?;
+        }
+        tx.lock_tenant(tenant.id).await?;
+        grant_first_admin(&tx, &tenant, admin, hash, &policy, now, actor, service).await?;
+        tx.commit().await?;
+        tracing::info!(tenant = %tenant.id, name, "created a tenant");
+        Ok((tenant, password))
+    }
+
+    /// Creates another tenant as the system (tests and tools); see
+    /// [`Gatehouse::create_tenant_with_admin`].
     pub async fn create_tenant(
         &self,
         name: &str,
         domain: &str,
         admin: &str,
     ) -> Result<(Uuid, Password), Error> {
-        let tenant = self.insert_tenant(name, domain, false).await?;
-        let (_, password) = self
-            .first_admin(&tenant, admin)
-            .await?
-            .ok_or_else(|| corrupt("a new tenant already had an admin".to_owned()))?;
+        let (tenant, password) = self
+            .create_tenant_with_admin(None, name, domain, admin)
+            .await?;
         Ok((tenant.id, password))
     }
 
@@ -105,20 +142,14 @@ impl Gatehouse {
         is_default: bool,
     ) -> Result<TenantRow, Error> {
         let tx = self.store.write().await?;
-        let tenant = tx
-            .insert_tenant(tenant_name, Some(domain), is_default)
-            .await?;
-        tx.put_policy(policy_row(tenant.id, &PasswordPolicy::default()))
-            .await?;
-        tx.append_audit(audit::event(
-            tenant.id,
+        let tenant = insert_tenant_in(
+            &tx,
+            tenant_name,
+            domain,
+            is_default,
             "system".to_owned(),
             None,
-            "tenant.create",
-            format!("tenant:{}", tenant.id),
-            audit::Outcome::Success,
-            &[("name", tenant_name)],
-        ))
+        )
         .await?;
         tx.commit().await?;
         tracing::info!(tenant = %tenant.id, name = tenant_name, is_default, "created a tenant");
@@ -152,52 +183,16 @@ impl Gatehouse {
         let now = store::now();
         let policy = self.policy(tenant.id).await?;
         let tx = self.store.write_tenant(tenant.id).await?;
-        let user = match self.store.user_by_username(tenant.id, &username).await? {
-            Some(user) => user,
-            None => {
-                tx.insert_user(UserRow {
-                    id: Uuid::now_v7(),
-                    tenant_id: tenant.id,
-                    username: username.clone(),
-                    display_name: "Bootstrap administrator".to_owned(),
-                    contact_email: String::new(),
-                    state: UserState::Active.as_str().to_owned(),
-                    created_at: now,
-                    updated_at: now,
-                    version: 1,
-                    password_never_expires: false,
-                })
-                .await?
-            }
-        };
-        tx.put_credential(new_credential(
-            user.id,
-            tenant.id,
+        grant_first_admin(
+            &tx,
+            tenant,
+            &username,
             hash,
+            &policy,
             now,
-            Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
-            true,
-            true,
-        ))
-        .await?;
-        tx.insert_role(store::RoleRow {
-            id: Uuid::now_v7(),
-            tenant_id: tenant.id,
-            user_id: Some(user.id),
-            service: None,
-            role: Role::GlobalAdmin.as_str().to_owned(),
-            created_at: now,
-        })
-        .await?;
-        tx.append_audit(audit::event(
-            tenant.id,
             "system".to_owned(),
             None,
-            "bootstrap.admin",
-            format!("user:{}", user.id),
-            audit::Outcome::Success,
-            &[("username", &username)],
-        ))
+        )
         .await?;
         tx.commit().await?;
         Ok(Some((username, password)))
@@ -440,4 +435,92 @@ fn to_u32(v: i32) -> u32 {
 
 pub(super) fn corrupt(what: String) -> Error {
     Error::Internal(Box::new(store::StoreError::Corrupt(what)))
+}
+
+/// Inserts a tenant with the default policy and its first audit event, in `tx`.
+async fn insert_tenant_in(
+    tx: &Tx,
+    name: &str,
+    domain: &str,
+    is_default: bool,
+    actor: String,
+    service: Option<String>,
+) -> Result<TenantRow, Error> {
+    let tenant = tx.insert_tenant(name, Some(domain), is_default).await?;
+    tx.put_policy(policy_row(tenant.id, &PasswordPolicy::default()))
+        .await?;
+    tx.append_audit(audit::event(
+        tenant.id,
+        actor,
+        service,
+        "tenant.create",
+        format!("tenant:{}", tenant.id),
+        audit::Outcome::Success,
+        &[("name", name)],
+    ))
+    .await?;
+    Ok(tenant)
+}
+
+/// Makes `username` (created when missing) a global admin of `tenant` whose password is the
+/// one-time password hashed as `hash`, in `tx` (which holds the tenant lock).
+#[allow(clippy::too_many_arguments)]
+async fn grant_first_admin(
+    tx: &Tx,
+    tenant: &TenantRow,
+    username: &str,
+    hash: store::PasswordHash,
+    policy: &PasswordPolicy,
+    now: chrono::DateTime<chrono::Utc>,
+    actor: String,
+    service: Option<String>,
+) -> Result<(), Error> {
+    let user = match tx.user_by_username(tenant.id, username).await? {
+        Some(user) => user,
+        None => {
+            tx.insert_user(UserRow {
+                id: Uuid::now_v7(),
+                tenant_id: tenant.id,
+                username: username.to_owned(),
+                display_name: "Bootstrap administrator".to_owned(),
+                contact_email: String::new(),
+                state: UserState::Active.as_str().to_owned(),
+                created_at: now,
+                updated_at: now,
+                version: 1,
+                password_never_expires: false,
+            })
+            .await?
+        }
+    };
+    tx.put_credential(new_credential(
+        user.id,
+        tenant.id,
+        hash,
+        now,
+        Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
+        true,
+        true,
+    ))
+    .await?;
+    tx.insert_role(store::RoleRow {
+        id: Uuid::now_v7(),
+        tenant_id: tenant.id,
+        user_id: Some(user.id),
+        service: None,
+        role: Role::GlobalAdmin.as_str().to_owned(),
+        created_at: now,
+    })
+    .await?;
+    tx.append_audit(audit::event(
+        tenant.id,
+        actor,
+        service,
+        "bootstrap.admin",
+        format!("user:{}", user.id),
+        audit::Outcome::Success,
+        &[("username", username)],
+    ))
+    .await?;
+    Ok(())
 }

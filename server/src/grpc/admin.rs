@@ -584,4 +584,34 @@ impl AdminService for AdminApi {
             cleared: i32::try_from(cleared).unwrap_or(i32::MAX),
         }))
     }
+
+    #[instrument(skip_all)]
+    async fn create_tenant(
+        &self,
+        request: Request<pb::CreateTenantRequest>,
+    ) -> Result<Response<pb::CreateTenantResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let created = self
+            .core
+            .create_tenant_as(&actor, &req.name, &req.primary_domain, &req.admin_username)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateTenantResponse {
+            tenant: Some(convert::tenant(created.tenant)),
+            admin_one_time_password: created.admin_password.expose().to_owned(),
+        }))
+    }
+
+    #[instrument(skip_all)]
+    async fn list_tenants(
+        &self,
+        request: Request<pb::ListTenantsRequest>,
+    ) -> Result<Response<pb::ListTenantsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let tenants = self.core.list_tenants(&actor).await.map_err(to_status)?;
+        Ok(Response::new(pb::ListTenantsResponse {
+            tenants: tenants.into_iter().map(convert::tenant).collect(),
+        }))
+    }
 }

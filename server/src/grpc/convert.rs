@@ -8,7 +8,8 @@ use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
     AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, HelpRequest, MethodKind, MethodView,
-    Principal, RequestState, Role, RoleAssignment, SessionKind, User, UserKey, UserState,
+    Principal, RequestState, Role, RoleAssignment, SessionKind, TenantView, User, UserKey,
+    UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -318,5 +319,15 @@ pub(crate) fn method(m: MethodView) -> pb::VerificationMethod {
         .into(),
         masked: m.masked,
         verified: m.verified,
+    }
+}
+
+pub(crate) fn tenant(t: TenantView) -> pb::Tenant {
+    pb::Tenant {
+        id: t.id.to_string(),
+        name: t.name,
+        primary_domain: t.primary_domain,
+        is_default: t.is_default,
+        create_time: Some(timestamp(t.created_at)),
     }
 }

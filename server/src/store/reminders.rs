@@ -5,15 +5,10 @@ use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _, QuerySelect as _};
 use uuid::Uuid;
 
-use super::entities::{password_credential, tenant};
-use super::{CredentialRow, Store, StoreResult, TenantRow, Tx};
+use super::entities::password_credential;
+use super::{CredentialRow, Store, StoreResult, Tx};
 
 impl Store {
-    /// Every tenant.
-    pub async fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
-        Ok(tenant::Entity::find().all(self.conn()).await?)
-    }
-
     /// Permanent passwords of a tenant set in `[set_after, set_before]` that have had no
     /// reminder yet, at most `limit`.
     pub async fn unreminded_passwords(

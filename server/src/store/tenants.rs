@@ -24,6 +24,16 @@ impl Store {
         Ok(query.one(self.conn()).await?)
     }
 
+    /// Every tenant, oldest first.
+    pub async fn tenants(&self) -> StoreResult<Vec<TenantRow>> {
+        use sea_orm::QueryOrder as _;
+        Ok(tenant::Entity::find()
+            .order_by_asc(tenant::Column::CreatedAt)
+            .order_by_asc(tenant::Column::Id)
+            .all(self.conn())
+            .await?)
+    }
+
     /// The tenant whose primary domain is `domain`.
     pub async fn tenant_by_domain(&self, domain: &str) -> StoreResult<Option<TenantRow>> {
         Ok(tenant::Entity::find()

@@ -35,6 +35,12 @@ pub struct UserPatch {
     pub password_never_expires: Option<bool>,
 }
 
+fn by_username(tenant_id: Uuid, username: &str) -> sea_orm::Select<user::Entity> {
+    user::Entity::find()
+        .filter(user::Column::TenantId.eq(tenant_id))
+        .filter(user::Column::Username.eq(username))
+}
+
 const USERNAME_TAKEN: &str = "a user with this username already exists in the tenant";
 
 impl Store {
@@ -52,11 +58,7 @@ impl Store {
         tenant_id: Uuid,
         username: &str,
     ) -> StoreResult<Option<UserRow>> {
-        Ok(user::Entity::find()
-            .filter(user::Column::TenantId.eq(tenant_id))
-            .filter(user::Column::Username.eq(username))
-            .one(self.conn())
-            .await?)
+        Ok(by_username(tenant_id, username).one(self.conn()).await?)
     }
 
     /// The users of a tenant with these (lower-case) usernames.
@@ -129,6 +131,17 @@ impl Store {
             .into_iter()
             .map(|row| row.hash)
             .collect())
+    }
+}
+
+impl Tx {
+    /// A user of the tenant by (lower-case) username, read inside the transaction.
+    pub async fn user_by_username(
+        &self,
+        tenant_id: Uuid,
+        username: &str,
+    ) -> StoreResult<Option<UserRow>> {
+        Ok(by_username(tenant_id, username).one(self.conn()).await?)
     }
 }
 
