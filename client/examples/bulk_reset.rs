@@ -15,7 +15,15 @@ use std::error::Error;
 use gatehouse_client::{BulkEvent, ClientBuilder, pb};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() {
+    // Display, not Debug: "not found: no such user in this tenant".
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut dry_run = false;
     let mut users = Vec::new();
     for arg in std::env::args().skip(1) {

@@ -16,7 +16,15 @@ use std::error::Error;
 use gatehouse_client::{ClientBuilder, pb};
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn Error>> {
+async fn main() {
+    // Display, not Debug: "not found: no such user in this tenant".
+    if let Err(error) = run().await {
+        eprintln!("error: {error}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let user = args
         .next()
