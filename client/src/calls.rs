@@ -65,6 +65,8 @@ unary!(admin, "AdminService":
     "ResolveResetRequest" resolve_reset_request(ResolveResetRequestRequest) -> ResolveResetRequestResponse;
     "ListUserVerificationMethods" list_user_verification_methods(ListUserVerificationMethodsRequest) -> ListUserVerificationMethodsResponse;
     "ClearVerificationMethods" clear_verification_methods(ClearVerificationMethodsRequest) -> ClearVerificationMethodsResponse;
+    "CreateTenant" create_tenant(CreateTenantRequest) -> CreateTenantResponse;
+    "ListTenants" list_tenants(ListTenantsRequest) -> ListTenantsResponse;
 );
 
 unary!(self_service, "SelfService":
@@ -82,3 +84,31 @@ unary!(self_service, "SelfService":
     "ListVerificationMethods" list_verification_methods(ListVerificationMethodsRequest) -> ListVerificationMethodsResponse;
     "RemoveVerificationMethod" remove_verification_method(RemoveVerificationMethodRequest) -> RemoveVerificationMethodResponse;
 );
+
+#[cfg(test)]
+mod tests {
+    /// Every unary RPC of the proto has its method here (the streaming one is
+    /// `Client::bulk_reset`), so a new RPC cannot be forgotten.
+    #[test]
+    fn every_unary_rpc_of_the_proto_has_a_typed_method() {
+        let source = include_str!("calls.rs");
+        for proto in [
+            include_str!("../../proto/gatehouse/v1/admin.proto"),
+            include_str!("../../proto/gatehouse/v1/self_service.proto"),
+        ] {
+            for line in proto.lines().map(str::trim) {
+                let Some(rest) = line.strip_prefix("rpc ") else {
+                    continue;
+                };
+                if line.contains("returns (stream") {
+                    continue;
+                }
+                let name = rest.split('(').next().unwrap_or_default().trim();
+                assert!(
+                    source.contains(&format!("\"{name}\" ")),
+                    "{name} has no method in calls.rs"
+                );
+            }
+        }
+    }
+}

@@ -24,6 +24,7 @@ const IDEMPOTENT_READS: &[&str] = &[
     "/gatehouse.v1.AdminService/GetBulkJob",
     "/gatehouse.v1.AdminService/ListResetRequests",
     "/gatehouse.v1.AdminService/ListUserVerificationMethods",
+    "/gatehouse.v1.AdminService/ListTenants",
     "/gatehouse.v1.SelfService/GetMe",
     "/gatehouse.v1.SelfService/ListVerificationMethods",
 ];
@@ -147,6 +148,7 @@ mod tests {
             "GetBulkJob",
             "ListResetRequests",
             "ListUserVerificationMethods",
+            "ListTenants",
         ] {
             let method = format!("{ADMIN}{read}");
             assert!(should_retry(&method, Code::Unavailable, false), "{method}");
@@ -168,6 +170,7 @@ mod tests {
             format!("{ADMIN}DeleteUser"),
             format!("{ADMIN}AssignRole"),
             format!("{ADMIN}ResolveResetRequest"),
+            format!("{ADMIN}CreateTenant"),
             format!("{SELF}SignIn"),
             format!("{SELF}ChangePassword"),
             format!("{SELF}SignOut"),
