@@ -18,6 +18,7 @@ mod m20261128_000007_expiry_reminders;
 mod m20261128_000008_verification_methods;
 mod m20261128_000009_reset_flows;
 mod m20261128_000010_send_quotas;
+mod m20261128_000011_secrets_leave_the_database;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000008_verification_methods::Migration),
             Box::new(m20261128_000009_reset_flows::Migration),
             Box::new(m20261128_000010_send_quotas::Migration),
+            Box::new(m20261128_000011_secrets_leave_the_database::Migration),
         ]
     }
 }

@@ -13,6 +13,22 @@ use crate::store::DatabaseUrl;
 /// The environment-variable prefix of every setting.
 pub const ENV_PREFIX: &str = "GATEHOUSE_";
 
+/// `GATEHOUSE_*` variables that are not server settings: the server's `--config`, the
+/// `gatehouse-admin` CLI's connection settings, and the test scripts' binaries (`test_*`
+/// names are the test harness's too).
+const OTHER_TOOLS: &[&str] = &[
+    "config",
+    "admin_config",
+    "endpoint",
+    "ca",
+    "client_cert",
+    "client_key",
+    "server_name",
+    "tenant",
+    "bin",
+    "admin_bin",
+];
+
 /// Every setting of the server. Field names are the TOML keys; upper-cased with the
 /// `GATEHOUSE_` prefix they are the environment variables.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -34,6 +50,10 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Seconds a client has to complete the TLS handshake.
     pub tls_handshake_timeout_secs: u64,
+    /// File holding the server's secret key (64 hex digits), which keys one-time codes and
+    /// wrong-password fingerprints and seals authenticator secrets. Default
+    /// `<data_dir>/secret.key`; generated there in dev mode, required otherwise.
+    pub secret_key_file: Option<PathBuf>,
     /// Argon2id memory cost in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id iterations.
@@ -118,6 +138,7 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_handshake_timeout_secs: 10,
+            secret_key_file: None,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -182,13 +203,15 @@ impl Config {
             .map_err(|e| ConfigError(Box::new(e)))
     }
 
-    /// Environment variables with the `GATEHOUSE_` prefix that name no setting (typos).
+    /// Environment variables with the `GATEHOUSE_` prefix that name no setting (typos),
+    /// leaving out those of the project's other tools, which share a shell with the server.
     pub fn unknown_env_vars() -> Vec<String> {
         let known = Self::keys();
         std::env::vars()
             .filter_map(|(name, _)| {
                 let key = name.strip_prefix(ENV_PREFIX)?.to_ascii_lowercase();
-                (!known.contains(&key.as_str())).then_some(name)
+                let other_tool = OTHER_TOOLS.contains(&key.as_str()) || key.starts_with("test_");
+                (!known.contains(&key.as_str()) && !other_tool).then_some(name)
             })
             .collect()
     }
@@ -204,6 +227,7 @@ impl Config {
             "tls_cert",
             "tls_key",
             "tls_handshake_timeout_secs",
+            "secret_key_file",
             "argon2_memory_kib",
             "argon2_iterations",
             "argon2_parallelism",
@@ -253,6 +277,13 @@ impl Config {
         self.tls_cert
             .clone()
             .unwrap_or_else(|| self.certs_dir().join("server.pem"))
+    }
+
+    /// The secret-key file in effect.
+    pub fn secret_key_file(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("secret.key"))
     }
 
     /// The server key file in effect.

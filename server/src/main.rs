@@ -48,10 +48,18 @@ enum Command {
         #[arg(long)]
         username: String,
     },
+    /// Print a new secret key (64 hex digits) for `secret_key_file`:
+    /// `gatehouse gen-key > /etc/gatehouse/secret.key && chmod 600 /etc/gatehouse/secret.key`.
+    GenKey,
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    if let Command::GenKey = cli.command {
+        // The one place the key is shown: on stdout, for a file of the operator's.
+        println!("{}", gatehouse::domain::SecretKey::generate().to_hex());
+        return Ok(());
+    }
     let mut overrides = Overrides {
         data_dir: cli.data_dir,
         database_url: cli.database_url,
@@ -64,9 +72,7 @@ fn main() -> anyhow::Result<()> {
     let config = Config::load(cli.config.as_deref(), overrides)?;
     init_logging(&config.log);
     for name in Config::unknown_env_vars() {
-        if name != "GATEHOUSE_CONFIG" {
-            tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
-        }
+        tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
     }
     let runtime = tokio::runtime::Runtime::new().context("while starting the runtime")?;
     runtime.block_on(async move {
@@ -87,6 +93,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            Command::GenKey => Ok(()),
             Command::Serve { .. } => {
                 let listener = tokio::net::TcpListener::bind(config.listen)
                     .await

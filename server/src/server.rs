@@ -11,7 +11,7 @@ use tonic::transport::Server;
 use tonic_health::ServingStatus;
 
 use crate::config::Config;
-use crate::domain::{Gatehouse, HashSettings, Hasher, Settings};
+use crate::domain::{Gatehouse, HashSettings, Hasher, SecretKey, Settings};
 use crate::grpc::{AdminApi, SelfApi, pb};
 use crate::store::Store;
 use crate::tls;
@@ -100,12 +100,51 @@ async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
             change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
             sms_enabled: config.sms_webhook_url.is_some() || config.dev,
             code_sends_per_destination: config.code_sends_per_destination_per_hour,
+            secret_key: secret_key(config)?,
         },
     );
     bootstrap(config, &core).await?;
     lock.release().await?;
     Ok((store, core))
 }
+
+/// The server's secret key from `secret_key_file`; in dev mode generated there when missing.
+fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
+    let path = config.secret_key_file();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            warn_if_readable_by_others(&path);
+            SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.dev => {
+            let key = SecretKey::generate();
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                tls::dev::create_private_dir(dir)?;
+            }
+            tls::dev::write(&path, &format!("{}\n", key.to_hex()), true)?;
+            tracing::info!(path = %path.display(), "generated the server's secret key");
+            Ok(key)
+        }
+        Err(e) => anyhow::bail!(
+            "cannot read the secret key file {path}: {e}. Create it with `gatehouse gen-key > {path}` \
+             (mode 0600) and give every replica the same file (secret_key_file)",
+            path = path.display()
+        ),
+    }
+}
+
+#[cfg(unix)]
+fn warn_if_readable_by_others(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(meta) = std::fs::metadata(path)
+        && meta.permissions().mode() & 0o077 != 0
+    {
+        tracing::warn!(path = %path.display(), "the secret key file is readable by others: chmod 600 it");
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_readable_by_others(_: &std::path::Path) {}
 
 /// Creates the default tenant (when missing) and `username` as its first global admin with a
 /// one-time password, returned to be shown once. For production, where `--dev` is never

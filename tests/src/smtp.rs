@@ -73,6 +73,15 @@ impl SmtpSink {
         }
     }
 
+    /// Points a server's email at this sink (plain SMTP) and makes its dispatcher poll
+    /// often, so tests see mail quickly.
+    pub fn configure(&self, config: &mut gatehouse::Config) {
+        config.smtp_host = Some("127.0.0.1".into());
+        config.smtp_port = self.addr.port();
+        config.smtp_security = "none".into();
+        config.outbox_poll_millis = 50;
+    }
+
     /// Everything received so far.
     pub fn mails(&self) -> Vec<Mail> {
         self.mails.lock().expect("lock").clone()

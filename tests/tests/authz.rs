@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gatehouse::domain::{Gatehouse, HashSettings, Hasher, Settings};
+use gatehouse::domain::{Gatehouse, HashSettings, Hasher, SecretKey, Settings};
 use gatehouse::store::Store;
 use gatehouse_client::{Client, pb};
 use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, USER_PASSWORD, backend_tests, user_id};
@@ -499,6 +499,10 @@ async fn other_tenant_admin(server: &TestServer) -> Client {
             change_session_ttl: Duration::from_secs(600),
             sms_enabled: false,
             code_sends_per_destination: 10,
+            secret_key: SecretKey::parse(
+                &std::fs::read_to_string(server.config.secret_key_file()).expect("key file"),
+            )
+            .expect("key"),
         },
     );
     let (_, password) = core

@@ -44,10 +44,7 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
     let capture = capture();
     let sink = gatehouse_tests::smtp::SmtpSink::start().await;
     let server = TestServer::start_with(backend, |config| {
-        config.smtp_host = Some("127.0.0.1".into());
-        config.smtp_port = sink.addr.port();
-        config.smtp_security = "none".into();
-        config.outbox_poll_millis = 50;
+        sink.configure(config);
     })
     .await;
     let mut secrets = vec![server.admin_password.clone(), ADMIN_PASSWORD.to_owned()];
@@ -161,6 +158,9 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
         .expect("complete");
     secrets.push(code);
     secrets.push(invited_password.to_owned());
+    // And the server's secret key.
+    let key = std::fs::read_to_string(server.config.secret_key_file()).expect("key file");
+    secrets.push(key.trim().to_owned());
 
     // Nor the audit trail.
     for event in gatehouse_tests::audit_events(&admin, pb::ListAuditEventsRequest::default()).await

@@ -29,13 +29,10 @@ async fn server(
     per_destination: u32,
 ) -> TestServer {
     TestServer::start_with(backend, |config| {
-        config.smtp_host = Some("127.0.0.1".into());
-        config.smtp_port = sink.addr.port();
-        config.smtp_security = "none".into();
+        sink.configure(config);
         config.sms_webhook_url = Some(hook.url());
         config.sms_webhook_token = Some(TOKEN.to_owned().into());
         config.code_sends_per_destination_per_hour = per_destination;
-        config.outbox_poll_millis = 50;
     })
     .await
 }

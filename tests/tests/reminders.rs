@@ -14,10 +14,7 @@ backend_tests!(a_password_about_to_expire_gets_one_reminder);
 async fn a_password_about_to_expire_gets_one_reminder(backend: Backend) {
     let sink = SmtpSink::start().await;
     let server = TestServer::start_with(backend, |config| {
-        config.smtp_host = Some("127.0.0.1".into());
-        config.smtp_port = sink.addr.port();
-        config.smtp_security = "none".into();
-        config.outbox_poll_millis = 50;
+        sink.configure(config);
         config.expiry_reminder_interval_secs = 1;
     })
     .await;

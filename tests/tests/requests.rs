@@ -17,10 +17,7 @@ backend_tests!(
 
 async fn server(backend: Backend, sink: &SmtpSink) -> TestServer {
     TestServer::start_with(backend, |config| {
-        config.smtp_host = Some("127.0.0.1".into());
-        config.smtp_port = sink.addr.port();
-        config.smtp_security = "none".into();
-        config.outbox_poll_millis = 50;
+        sink.configure(config);
     })
     .await
 }

@@ -345,6 +345,16 @@ mod init_admin {
             database_url: Some(gatehouse_tests::fresh_database(backend, dir.path()).await),
             ..gatehouse::Config::default()
         };
+        // Production order: a key first (`gatehouse gen-key`), then init-admin.
+        let refused = gatehouse::init_admin(&config, "It-Admin@contoso.example")
+            .await
+            .expect_err("no key file, no admin");
+        assert!(format!("{refused:#}").contains("gen-key"), "{refused:#}");
+        std::fs::write(
+            config.secret_key_file(),
+            gatehouse::domain::SecretKey::generate().to_hex(),
+        )
+        .expect("key file");
         let (username, password) = gatehouse::init_admin(&config, "It-Admin@contoso.example")
             .await
             .expect("init-admin")

@@ -12,7 +12,6 @@ use super::methods::MethodKind;
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
 use super::types::Caller;
-use super::users::code_digest;
 use crate::store::{self, FlowRow, UserRow};
 
 /// How long a flow lives.
@@ -148,7 +147,13 @@ impl Gatehouse {
         }
         let expires = now + chrono::Duration::minutes(policy.reset_code_minutes.into());
         if tx
-            .set_flow_code(flow.id, method.id, code_digest(&code), expires, MAX_SENDS)
+            .set_flow_code(
+                flow.id,
+                method.id,
+                self.code_digest(&code),
+                expires,
+                MAX_SENDS,
+            )
             .await?
         {
             tx.enqueue(reset_code(&user, kind, &method.address, &code))
@@ -181,7 +186,7 @@ impl Gatehouse {
         }
         let now = store::now();
         let mut proved = None;
-        if flow.code_hash.as_deref() == Some(code_digest(code).as_str())
+        if flow.code_hash.as_deref() == Some(self.code_digest(code).as_str())
             && flow.code_expires_at.is_some_and(|at| at > now)
         {
             proved = flow.code_method_id;
@@ -193,7 +198,7 @@ impl Gatehouse {
                 {
                     continue;
                 }
-                let totp = super::methods::totp(&method.address, &user.username)?;
+                let totp = self.authenticator(&method, &user.username)?;
                 let time = u64::try_from(now.timestamp()).unwrap_or(0);
                 if let Some(step) = totp.check(&digits, time) {
                     let tx = self.store.write_tenant(flow.tenant_id).await?;

@@ -12,13 +12,15 @@ use super::error::Error;
 use super::secret::Password;
 use super::service::Gatehouse;
 use super::types::{Actor, Caller, Role, SessionKind};
-use super::users::{UserKey, code_digest};
+use super::users::UserKey;
 use crate::store::{self, MethodRow, NewMessage, UserRow};
 
 /// Most methods one person may register.
 const MAX_METHODS: usize = 5;
 /// Issuer shown by authenticator apps.
 const ISSUER: &str = "Gatehouse";
+/// The purpose under which authenticator secrets are sealed.
+const AUTHENTICATOR_SECRETS: &str = "authenticator secrets";
 
 /// The kind of a verification method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -144,7 +146,13 @@ impl Gatehouse {
                 let uri = totp(&secret.to_base32(), &user.username)?
                     .to_url()
                     .map_err(|e| Error::Internal(e.to_string().into()))?;
-                (secret.to_base32(), None, Some(Password::new(uri)))
+                // Kept sealed with the server's key, bound to this method's id.
+                let sealed = self.settings.secret_key.seal(
+                    AUTHENTICATOR_SECRETS,
+                    id.as_bytes(),
+                    &secret.to_base32(),
+                )?;
+                (sealed, None, Some(Password::new(uri)))
             }
         };
         let tx = self.store.write_tenant(user.tenant_id).await?;
@@ -166,7 +174,7 @@ impl Gatehouse {
             address: stored,
             created_at: now,
             verified_at: None,
-            code_hash: code.as_ref().map(code_digest),
+            code_hash: code.as_ref().map(|c| self.code_digest(c)),
             code_expires_at: code
                 .as_ref()
                 .map(|_| now + chrono::Duration::minutes(policy.reset_code_minutes.into())),
@@ -219,7 +227,7 @@ impl Gatehouse {
         };
         let now = store::now();
         let step = if MethodKind::of(&method) == MethodKind::Authenticator {
-            let totp = totp(&method.address, &user.username)?;
+            let totp = self.authenticator(&method, &user.username)?;
             let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
             let time = u64::try_from(now.timestamp()).unwrap_or(0);
             // The matched time step: `verify_method` accepts only a step newer than the last,
@@ -230,7 +238,7 @@ impl Gatehouse {
             let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
             let live =
                 method.code_expires_at.is_some_and(|at| at > now) && method.code_attempts < max;
-            if !live || method.code_hash.as_deref() != Some(code_digest(code).as_str()) {
+            if !live || method.code_hash.as_deref() != Some(self.code_digest(code).as_str()) {
                 if live {
                     self.store.spend_method_try(method.id, max).await?;
                 }
@@ -413,7 +421,28 @@ impl Gatehouse {
     }
 }
 
-pub(super) fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
+impl Gatehouse {
+    /// The TOTP generator of an authenticator method (its secret unsealed).
+    pub(super) fn authenticator(
+        &self,
+        method: &MethodRow,
+        account: &str,
+    ) -> Result<totp_rs::Totp, Error> {
+        let secret = Password::new(self.settings.secret_key.open(
+            AUTHENTICATOR_SECRETS,
+            method.id.as_bytes(),
+            &method.address,
+        )?);
+        totp(secret.expose(), account)
+    }
+
+    /// The stored form of a one-time code: keyed with the server's secret key.
+    pub(super) fn code_digest(&self, code: &Password) -> String {
+        self.settings.secret_key.code_digest(code)
+    }
+}
+
+fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
     let secret = Secret::try_from_base32(secret_base32)
         .map_err(|e| Error::Internal(e.to_string().into()))?;
     Builder::new()

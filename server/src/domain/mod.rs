@@ -10,6 +10,7 @@ mod bulk;
 mod error;
 mod flows;
 pub mod hashing;
+mod keys;
 mod methods;
 mod notices;
 mod phone;
@@ -33,6 +34,7 @@ pub use bulk::{
 pub use error::{Error, FieldViolation};
 pub use flows::FlowStatus;
 pub use hashing::{HashSettings, Hasher};
+pub use keys::SecretKey;
 pub use methods::{AddedMethod, MethodKind, MethodView};
 pub use requests::{HelpRequest, RequestState, Resolution, Resolved};
 pub use roles::RolePage;

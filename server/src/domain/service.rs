@@ -7,6 +7,7 @@ use uuid::Uuid;
 
 use super::error::Error;
 use super::hashing::Hasher;
+use super::keys::SecretKey;
 use super::policy::{PasswordPolicy, generate_password};
 use super::secret::Password;
 use super::types::{Actor, Caller, Principal, Role, Session, SessionKind, UserState};
@@ -24,6 +25,8 @@ pub struct Settings {
     pub sms_enabled: bool,
     /// Codes one destination (address or phone) may be sent per hour, across all accounts.
     pub code_sends_per_destination: u32,
+    /// The server's secret key (never in the database).
+    pub secret_key: SecretKey,
 }
 
 /// The domain service.
@@ -32,13 +35,10 @@ pub struct Gatehouse {
     pub(super) store: Store,
     pub(super) hasher: Hasher,
     pub(super) settings: Settings,
-    /// The key of the keyed hashes of wrong passwords, loaded on first use.
-    pub(super) failure_key: std::sync::Arc<tokio::sync::OnceCell<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Gatehouse {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Not the failure key.
         f.debug_struct("Gatehouse")
             .field("store", &self.store)
             .field("hasher", &self.hasher)
@@ -54,7 +54,6 @@ impl Gatehouse {
             store,
             hasher,
             settings,
-            failure_key: std::sync::Arc::default(),
         }
     }
 

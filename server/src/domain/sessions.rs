@@ -371,7 +371,7 @@ impl Gatehouse {
         else {
             return Err(invalid());
         };
-        if stored.code_hash != super::users::code_digest(code) {
+        if stored.code_hash != self.code_digest(code) {
             self.store.spend_code_try(stored.id).await?;
             self.audit_failed_sign_in(
                 Some(user.tenant_id),
@@ -457,22 +457,20 @@ impl Gatehouse {
     }
 
     /// The keyed hash of a password attempt, used to recognise a repeated wrong password
-    /// without keeping the attempt. Keyed with a server secret and the user's id.
+    /// without keeping the attempt. Keyed with the server's secret key and the user's id.
     async fn failure_fingerprint(
         &self,
         user_id: Uuid,
         password: &Password,
     ) -> Result<String, Error> {
-        use hmac::Mac as _;
-        let key = self
-            .failure_key
-            .get_or_try_init(|| async { self.store.server_secret("failed_password_key").await })
-            .await?;
-        let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key)
-            .map_err(|e| Error::Internal(Box::new(e)))?;
-        mac.update(user_id.as_bytes());
-        mac.update(super::policy::normalise(password.expose()).as_bytes());
-        Ok(hex::encode(&mac.finalize().into_bytes()[..16]))
+        let mac = self.settings.secret_key.mac(
+            "wrong-password fingerprints",
+            &[
+                user_id.as_bytes(),
+                super::policy::normalise(password.expose()).as_bytes(),
+            ],
+        );
+        Ok(hex::encode(&mac[..16]))
     }
 
     /// Checks a person's current password as sign-in does: a stolen session token must not

@@ -18,19 +18,6 @@ use crate::store::{self, CredentialRow, Tx, UserFilter, UserPatch, UserRow};
 /// The purpose of an administrator's invitation code.
 pub(crate) const INVITATION: &str = "invitation";
 
-/// SHA-256 of a code as typed, ignoring dashes, spaces and case: codes are long random
-/// strings, so a fast hash is enough (unlike passwords).
-pub(crate) fn code_digest(code: &Password) -> String {
-    use sha2::Digest as _;
-    let typed: String = code
-        .expose()
-        .chars()
-        .filter(|c| !c.is_whitespace() && *c != '-')
-        .flat_map(char::to_lowercase)
-        .collect();
-    hex::encode(sha2::Sha256::digest(typed.as_bytes()))
-}
-
 /// Largest page a listing returns.
 pub(crate) const MAX_PAGE_SIZE: u32 = 500;
 /// Page size when the caller names none.
@@ -425,7 +412,7 @@ impl Gatehouse {
             tenant_id: actor.tenant_id,
             user_id: target.id,
             purpose: INVITATION.to_owned(),
-            code_hash: code_digest(&code),
+            code_hash: self.code_digest(&code),
             created_at: now,
             expires_at,
             attempts: 0,

@@ -9,10 +9,10 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
-use sea_orm::{ActiveValue::Set, ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _};
+use sea_orm::{ColumnTrait as _, Condition, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
-use super::entities::{password_credential, server_secret};
+use super::entities::password_credential;
 use super::{Store, StoreResult, Tx};
 
 /// How many keyed hashes of recent wrong passwords are kept.
@@ -44,37 +44,6 @@ impl Store {
             .exec(self.conn())
             .await?;
         Ok(result.rows_affected == 1)
-    }
-
-    /// A shared server secret, created (randomly, once, by whichever replica comes first)
-    /// when missing.
-    pub async fn server_secret(&self, name: &str) -> StoreResult<Vec<u8>> {
-        if let Some(row) = server_secret::Entity::find_by_id(name.to_owned())
-            .one(self.conn())
-            .await?
-        {
-            return hex::decode(&row.value)
-                .map_err(|e| super::StoreError::Corrupt(format!("secret {name}: {e}")));
-        }
-        let mut key = [0u8; 32];
-        rand::fill(&mut key);
-        let inserted = server_secret::Entity::insert(server_secret::ActiveModel {
-            name: Set(name.to_owned()),
-            value: Set(hex::encode(key)),
-            created_at: Set(super::now()),
-        })
-        .exec(self.conn())
-        .await;
-        if inserted.is_err() {
-            // Another replica won the race: use its key.
-            let row = server_secret::Entity::find_by_id(name.to_owned())
-                .one(self.conn())
-                .await?
-                .ok_or_else(|| super::StoreError::Corrupt(format!("secret {name} vanished")))?;
-            return hex::decode(&row.value)
-                .map_err(|e| super::StoreError::Corrupt(format!("secret {name}: {e}")));
-        }
-        Ok(key.to_vec())
     }
 }
 

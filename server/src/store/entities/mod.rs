@@ -12,7 +12,6 @@ pub mod reset_flow;
 pub mod reset_request;
 pub mod role_assignment;
 pub mod send_quota;
-pub mod server_secret;
 pub mod session;
 pub mod tenant;
 pub mod user;

@@ -1,0 +1,194 @@
+//! The server's secret key: 256 bits read from `secret_key_file`, kept only in memory and in
+//! that file, never in the database. From it come one key per purpose (HMAC-SHA-256 of the
+//! purpose's name), so a copy of the database alone does not give away:
+//!
+//! - one-time codes (stored as HMAC-SHA-256, not as a plain SHA-256 that 10⁸ guesses reverse);
+//! - the fingerprints of wrong passwords that the lock-out keeps;
+//! - authenticator secrets (sealed with AES-256-GCM, bound to their method's id).
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hmac::{HMAC_SHA256, Key};
+
+use super::error::Error;
+use super::secret::Password;
+
+/// The prefix of a sealed value: the format version.
+const SEALED: &str = "v1:";
+
+/// The server's secret key. `Debug` prints a redaction.
+#[derive(Clone)]
+pub struct SecretKey(Arc<[u8; 32]>);
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(<redacted>)")
+    }
+}
+
+impl SecretKey {
+    /// A new random key from the operating system's CSPRNG.
+    pub fn generate() -> SecretKey {
+        let mut key = [0u8; 32];
+        rand::fill(&mut key);
+        SecretKey(Arc::new(key))
+    }
+
+    /// A key written as 64 hex digits (surrounding whitespace ignored).
+    pub fn parse(text: &str) -> Result<SecretKey, String> {
+        let bytes = hex::decode(text.trim())
+            .map_err(|_| "the secret key must be 64 hex digits".to_owned())?;
+        let key: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| "the secret key must be 64 hex digits (256 bits)".to_owned())?;
+        Ok(SecretKey(Arc::new(key)))
+    }
+
+    /// The key as 64 hex digits, for its file.
+    pub fn to_hex(&self) -> String {
+        hex::encode(*self.0)
+    }
+
+    /// The key for one purpose: HMAC-SHA-256(key, purpose).
+    fn derive(&self, purpose: &str) -> Key {
+        let tag = ring::hmac::sign(&Key::new(HMAC_SHA256, &*self.0), purpose.as_bytes());
+        Key::new(HMAC_SHA256, tag.as_ref())
+    }
+
+    /// HMAC-SHA-256 under the key for `purpose`, of each part in turn.
+    pub(crate) fn mac(&self, purpose: &str, parts: &[&[u8]]) -> Vec<u8> {
+        let mut context = ring::hmac::Context::with_key(&self.derive(purpose));
+        for part in parts {
+            context.update(part);
+        }
+        context.sign().as_ref().to_vec()
+    }
+
+    /// The stored form of a one-time code as typed (dashes, spaces and case ignored).
+    pub(crate) fn code_digest(&self, code: &Password) -> String {
+        let typed: String = code
+            .expose()
+            .chars()
+            .filter(|c| !c.is_whitespace() && *c != '-')
+            .flat_map(char::to_lowercase)
+            .collect();
+        hex::encode(self.mac("one-time codes", &[typed.as_bytes()]))
+    }
+
+    fn aead(&self, purpose: &str) -> Result<LessSafeKey, Error> {
+        // The AES key is the purpose's MAC of nothing: 256 bits, like the HMAC output.
+        let key = UnboundKey::new(&AES_256_GCM, &self.mac(purpose, &[]))
+            .map_err(|_| Error::Internal("cannot make an AES-256-GCM key".into()))?;
+        Ok(LessSafeKey::new(key))
+    }
+
+    /// Seals `plain` for `purpose`, bound to `context` (the row it belongs to): a random
+    /// 96-bit nonce, AES-256-GCM, `v1:` and base64url.
+    pub(crate) fn seal(&self, purpose: &str, context: &[u8], plain: &str) -> Result<String, Error> {
+        let mut nonce = [0u8; NONCE_LEN];
+        rand::fill(&mut nonce);
+        let mut data = plain.as_bytes().to_vec();
+        self.aead(purpose)?
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(context),
+                &mut data,
+            )
+            .map_err(|_| Error::Internal(format!("cannot seal a {purpose} value").into()))?;
+        let mut out = nonce.to_vec();
+        out.extend(data);
+        Ok(format!("{SEALED}{}", URL_SAFE_NO_PAD.encode(out)))
+    }
+
+    /// Opens what [`SecretKey::seal`] made with the same purpose and context; an error when
+    /// the key differs or the value or its context was changed.
+    pub(crate) fn open(
+        &self,
+        purpose: &str,
+        context: &[u8],
+        sealed: &str,
+    ) -> Result<String, Error> {
+        let unreadable = || {
+            Error::Internal(
+                format!("a sealed {purpose} value does not open with this server's secret key")
+                    .into(),
+            )
+        };
+        let data = sealed
+            .strip_prefix(SEALED)
+            .and_then(|b64| URL_SAFE_NO_PAD.decode(b64).ok())
+            .filter(|d| d.len() > NONCE_LEN)
+            .ok_or_else(unreadable)?;
+        let (nonce, cipher) = data.split_at(NONCE_LEN);
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| unreadable())?;
+        let mut cipher = cipher.to_vec();
+        let plain = self
+            .aead(purpose)?
+            .open_in_place(nonce, Aad::from(context), &mut cipher)
+            .map_err(|_| unreadable())?;
+        String::from_utf8(plain.to_vec()).map_err(|_| unreadable())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_values_open_only_with_the_same_key_purpose_and_context() {
+        let key = SecretKey::generate();
+        let sealed = key
+            .seal("totp", b"row-1", "JBSWY3DPEHPK3PXP")
+            .expect("seal");
+        assert!(!sealed.contains("JBSWY3DP"));
+        assert_eq!(
+            key.open("totp", b"row-1", &sealed).ok().as_deref(),
+            Some("JBSWY3DPEHPK3PXP")
+        );
+        assert!(
+            key.open("totp", b"row-2", &sealed).is_err(),
+            "moved to another row"
+        );
+        assert!(key.open("other", b"row-1", &sealed).is_err());
+        assert!(
+            SecretKey::generate()
+                .open("totp", b"row-1", &sealed)
+                .is_err()
+        );
+        let mut tampered = sealed.clone();
+        tampered.pop();
+        assert!(key.open("totp", b"row-1", &tampered).is_err());
+        assert_ne!(
+            key.seal("totp", b"row-1", "same").expect("seal"),
+            key.seal("totp", b"row-1", "same").expect("seal"),
+            "a fresh nonce each time"
+        );
+    }
+
+    #[test]
+    fn code_digests_are_keyed_and_forgiving_of_how_a_code_is_typed() {
+        let key = SecretKey::generate();
+        let code = Password::new("AB12-cd34".to_owned());
+        assert_eq!(
+            key.code_digest(&code),
+            key.code_digest(&Password::new(" ab12 CD34 ".to_owned()))
+        );
+        assert_ne!(
+            key.code_digest(&code),
+            SecretKey::generate().code_digest(&code)
+        );
+    }
+
+    #[test]
+    fn keys_round_trip_through_hex_and_refuse_anything_else() {
+        let key = SecretKey::generate();
+        let again = SecretKey::parse(&format!("{}\n", key.to_hex())).expect("parse");
+        assert_eq!(again.to_hex(), key.to_hex());
+        assert!(SecretKey::parse("abcd").is_err());
+        assert!(SecretKey::parse(&"zz".repeat(32)).is_err());
+        assert_eq!(format!("{key:?}"), "SecretKey(<redacted>)");
+    }
+}

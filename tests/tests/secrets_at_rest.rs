@@ -1,0 +1,190 @@
+//! What a copy of the database gives away: no one-time code (they are keyed with the server's
+//! secret key, which lives in a file, not in the database) and no authenticator secret (sealed
+//! with that key, bound to its row). Without the key file, only dev mode starts.
+
+use std::time::Duration;
+
+use gatehouse::store::entities::{one_time_code, verification_method};
+use gatehouse_client::pb;
+use gatehouse_tests::smtp::SmtpSink;
+use gatehouse_tests::{Backend, TestServer, USER_PASSWORD, backend_tests, username};
+use sea_orm::{Database, EntityTrait as _};
+use sha2::{Digest as _, Sha256};
+
+backend_tests!(
+    a_database_copy_holds_no_code_and_no_authenticator_secret,
+    outside_dev_mode_the_server_needs_its_key_file,
+);
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn sha256_hex(text: &str) -> String {
+    hex_string(&Sha256::digest(text.as_bytes()))
+}
+
+fn hex_string(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn a_database_copy_holds_no_code_and_no_authenticator_secret(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        sink.configure(config);
+    })
+    .await;
+    let admin = server.admin().await;
+    let (ivy, _) = server
+        .user_with_roles(&admin, "ivy@contoso.example", &[])
+        .await;
+
+    // An authenticator: the secret is in the URI, shown once, and not in the database.
+    let app = ivy
+        .self_service()
+        .add_verification_method(pb::AddVerificationMethodRequest {
+            kind: pb::VerificationMethodKind::Authenticator as i32,
+            current_password: USER_PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("add app")
+        .into_inner();
+    let totp = totp_rs::Totp::from_url(&app.otpauth_uri).expect("uri");
+    let secret = app
+        .otpauth_uri
+        .split("secret=")
+        .nth(1)
+        .and_then(|rest| rest.split('&').next())
+        .expect("secret in the URI")
+        .to_owned();
+    assert!(secret.len() >= 16);
+    // An alternate email: its confirmation code arrives by mail.
+    let email = ivy
+        .self_service()
+        .add_verification_method(pb::AddVerificationMethodRequest {
+            kind: pb::VerificationMethodKind::Email as i32,
+            address: "ivy.home@mail.example".into(),
+            current_password: USER_PASSWORD.into(),
+        })
+        .await
+        .expect("add email")
+        .into_inner();
+    let confirmation = sink
+        .wait_for_match(0, WAIT, |m| m.to == ["ivy.home@mail.example"])
+        .await
+        .indented_line()
+        .expect("code");
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let methods = verification_method::Entity::find()
+        .all(&db)
+        .await
+        .expect("methods");
+    let stored_app = methods
+        .iter()
+        .find(|m| m.kind == "authenticator")
+        .expect("app row");
+    assert!(stored_app.address.starts_with("v1:"), "sealed");
+    assert!(!stored_app.address.contains(&secret), "no secret in clear");
+    assert!(
+        !stored_app.address.contains(&secret.to_lowercase()),
+        "no secret in clear"
+    );
+    let stored_email = methods
+        .iter()
+        .find(|m| m.kind == "email")
+        .expect("email row");
+    let digest = stored_email.code_hash.clone().expect("a live code");
+    assert_ne!(digest, sha256_hex(&confirmation), "not a plain SHA-256");
+    // What was stored still works with the server's key.
+    ivy.self_service()
+        .confirm_verification_method(pb::ConfirmVerificationMethodRequest {
+            method_id: app.method_id,
+            code: totp.generate_current().to_string(),
+        })
+        .await
+        .expect("the sealed secret opens");
+    ivy.self_service()
+        .confirm_verification_method(pb::ConfirmVerificationMethodRequest {
+            method_id: email.method_id,
+            code: confirmation,
+        })
+        .await
+        .expect("the keyed digest matches");
+
+    // An invitation: its code arrives by mail too.
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("ivy@contoso.example")),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("invite");
+    let invitation = sink
+        .wait_for_match(0, WAIT, |m| m.data.contains("Choose your new password"))
+        .await
+        .indented_line()
+        .expect("code");
+
+    let codes = one_time_code::Entity::find().all(&db).await.expect("codes");
+    assert_eq!(codes.len(), 1);
+    assert_ne!(
+        codes[0].code_hash,
+        sha256_hex(&invitation),
+        "not a plain SHA-256"
+    );
+    assert!(!codes[0].code_hash.contains(&invitation));
+}
+
+async fn outside_dev_mode_the_server_needs_its_key_file(backend: Backend) {
+    let mut server = TestServer::start(backend).await;
+    let key_file = server.config.secret_key_file();
+    let key = std::fs::read_to_string(&key_file).expect("dev mode wrote the key");
+    assert_eq!(key.trim().len(), 64, "256 bits in hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&key_file)
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let dir = server.take_dir().expect("dir");
+    let mut config = server.config.clone();
+    server.stop().await;
+
+    std::fs::remove_file(&key_file).expect("remove the key");
+    config.dev = false;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let refused = gatehouse::serve(config.clone(), listener, std::future::pending())
+        .await
+        .expect_err("no key, no server");
+    let message = format!("{refused:#}");
+    assert!(
+        message.contains("secret key file") && message.contains("gatehouse gen-key"),
+        "{message}"
+    );
+
+    std::fs::write(&key_file, "not a key\n").expect("write");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let refused = gatehouse::serve(config.clone(), listener, std::future::pending())
+        .await
+        .expect_err("a malformed key, no server");
+    assert!(
+        format!("{refused:#}").contains("64 hex digits"),
+        "{refused:#}"
+    );
+
+    // The key put back, the server starts as before.
+    std::fs::write(&key_file, key).expect("write");
+    let server = TestServer::run(config).await;
+    server.stop().await;
+    drop(dir);
+}
