@@ -31,8 +31,18 @@ pub struct FlowStatus {
 }
 
 impl Gatehouse {
-    /// Starts a reset; returns a flow id whether or not the account exists.
+    /// Starts a reset; returns a flow id whether or not the account exists, no sooner than
+    /// [`super::service::ANONYMOUS_FLOOR`] after the call began.
     pub async fn start_reset(
+        &self,
+        caller: &Caller,
+        username: &str,
+        tenant: &str,
+    ) -> Result<Uuid, Error> {
+        super::service::at_floor(self.start_reset_now(caller, username, tenant)).await
+    }
+
+    async fn start_reset_now(
         &self,
         caller: &Caller,
         username: &str,
@@ -87,8 +97,18 @@ impl Gatehouse {
 
     /// Sends a code to the verified email or phone method the person names by its address
     /// or number (in any usual spelling). Answers the same whether or not it matched, whether
-    /// or not the flow exists, and whether or not a limit held the code back.
+    /// or not the flow exists, and whether or not a limit held the code back; no sooner than
+    /// [`super::service::ANONYMOUS_FLOOR`] after the call began.
     pub async fn send_reset_code(
+        &self,
+        caller: &Caller,
+        flow_id: &str,
+        address: &str,
+    ) -> Result<(), Error> {
+        super::service::at_floor(self.send_reset_code_now(caller, flow_id, address)).await
+    }
+
+    async fn send_reset_code_now(
         &self,
         caller: &Caller,
         flow_id: &str,

@@ -39,7 +39,7 @@ pub use methods::{AddedMethod, MethodKind, MethodView};
 pub use requests::{HelpRequest, RequestState, Resolution, Resolved};
 pub use roles::RolePage;
 pub use secret::{Password, SessionToken};
-pub use service::{Gatehouse, Settings};
+pub use service::{ANONYMOUS_FLOOR, Gatehouse, Settings};
 pub use sessions::{ChangedPassword, SignedIn};
 pub use tenants::{CreatedTenant, TenantView};
 pub use types::*;

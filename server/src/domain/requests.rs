@@ -101,8 +101,20 @@ pub struct Resolved {
 
 impl Gatehouse {
     /// Stores (or refreshes) the person's open request and tells the administrators who may
-    /// reset them. The answer does not depend on whether the account exists.
+    /// reset them. The answer does not depend on whether the account exists, and comes no
+    /// sooner than [`super::service::ANONYMOUS_FLOOR`] after the call began.
     pub async fn request_admin_help(
+        &self,
+        caller: &Caller,
+        username: &str,
+        message: &str,
+        tenant: &str,
+    ) -> Result<(), Error> {
+        super::service::at_floor(self.request_admin_help_now(caller, username, message, tenant))
+            .await
+    }
+
+    async fn request_admin_help_now(
         &self,
         caller: &Caller,
         username: &str,

@@ -14,6 +14,20 @@ use super::types::{Actor, Caller, Principal, Role, Session, SessionKind, UserSta
 use super::{audit, types::ChangeReason};
 use crate::store::{self, CredentialRow, NewAuditEvent, PolicyRow, Store, TenantRow, Tx, UserRow};
 
+/// The least time the anonymous self-service calls that name an account (`StartPasswordReset`,
+/// `SendResetCode`, `RequestAdminHelp`) take to answer. A real account costs a few writes that
+/// an unknown one does not; answering at a fixed floor keeps that difference out of the
+/// response time (while the work stays under the floor, which it does by a wide margin).
+pub const ANONYMOUS_FLOOR: Duration = Duration::from_millis(150);
+
+/// Runs `work`, then waits until [`ANONYMOUS_FLOOR`] has passed since it started.
+pub(super) async fn at_floor<T>(work: impl std::future::Future<Output = T>) -> T {
+    let started = tokio::time::Instant::now();
+    let result = work.await;
+    tokio::time::sleep_until(started + ANONYMOUS_FLOOR).await;
+    result
+}
+
 /// Lifetimes and names the domain needs from the configuration.
 #[derive(Clone, Debug)]
 pub struct Settings {
