@@ -444,3 +444,109 @@ mod killed_before_delivery {
         process.kill().await;
     }
 }
+
+mod several_dispatchers {
+    use super::*;
+    use gatehouse_tests::{ServerProcess, fresh_database};
+
+    backend_tests!(three_server_processes_on_one_database_send_each_message_once);
+
+    /// Three `gatehouse serve` processes on one database, each with a dispatcher polling every
+    /// 50 ms, while a bulk reset queues 60 invitations: every message arrives exactly once.
+    async fn three_server_processes_on_one_database_send_each_message_once(backend: Backend) {
+        const USERS: usize = 60;
+        let sink = SmtpSink::start().await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let database = fresh_database(backend, dir.path()).await;
+        let env = [
+            ("GATEHOUSE_SMTP_HOST", "127.0.0.1".to_owned()),
+            ("GATEHOUSE_SMTP_PORT", sink.addr.port().to_string()),
+            ("GATEHOUSE_SMTP_SECURITY", "none".to_owned()),
+            ("GATEHOUSE_OUTBOX_POLL_MILLIS", "50".to_owned()),
+        ];
+        let first = ServerProcess::start_with_env(dir.path(), &database, &env).await;
+        let others = [
+            ServerProcess::start_with_env(dir.path(), &database, &env).await,
+            ServerProcess::start_with_env(dir.path(), &database, &env).await,
+        ];
+        let bootstrap =
+            std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap");
+        let password = bootstrap
+            .lines()
+            .find_map(|l| l.strip_prefix("password: "))
+            .expect("password")
+            .to_owned();
+        let client = first.client().await;
+        let signed_in = client
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: "admin@gatehouse.example".into(),
+                password: password.clone(),
+                ..Default::default()
+            })
+            .await
+            .expect("sign in")
+            .into_inner();
+        let changed = client
+            .with_session(signed_in.session_token)
+            .self_service()
+            .change_password(pb::ChangePasswordRequest {
+                current_password: password,
+                new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
+            })
+            .await
+            .expect("change")
+            .into_inner();
+        let admin = client.with_session(changed.session_token);
+        let mut users = Vec::new();
+        for i in 0..USERS {
+            let name = format!("member{i:02}@contoso.example");
+            admin
+                .admin()
+                .create_user(pb::CreateUserRequest {
+                    username: name.clone(),
+                    display_name: format!("Member {i}"),
+                    ..Default::default()
+                })
+                .await
+                .expect("create");
+            users.push(username(&name));
+        }
+        let mut stream = admin
+            .admin()
+            .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+                users,
+                delivery: pb::ResetDelivery::Invitation as i32,
+                ..Default::default()
+            })
+            .await
+            .expect("bulk")
+            .into_inner();
+        while stream.message().await.expect("stream").is_some() {}
+
+        sink.wait_for(USERS, Duration::from_secs(60)).await;
+        // Time for a duplicate to show up, were there one.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let mails = sink.mails();
+        assert_eq!(mails.len(), USERS, "one message per user, none twice");
+        let mut recipients: Vec<String> = mails.iter().map(|m| m.to.join(",")).collect();
+        recipients.sort();
+        recipients.dedup();
+        assert_eq!(recipients.len(), USERS, "every user, once");
+        let mut ids: Vec<&str> = mails
+            .iter()
+            .filter_map(|m| {
+                m.data
+                    .lines()
+                    .find(|l| l.to_ascii_lowercase().starts_with("message-id:"))
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), USERS, "distinct Message-IDs");
+        for process in others {
+            process.kill().await;
+        }
+        first.kill().await;
+    }
+}
