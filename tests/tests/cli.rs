@@ -8,6 +8,7 @@ use std::process::Stdio;
 
 use futures::StreamExt as _;
 use gatehouse_client::pb;
+use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, USER_PASSWORD, backend_tests};
 use tokio::io::AsyncWriteExt as _;
 use tonic::Code;
@@ -19,6 +20,8 @@ backend_tests!(
     bulk_reset_of_200_users_writes_a_private_results_file_of_working_passwords,
     bulk_reset_dry_run_writes_no_password_and_changes_nothing,
     a_user_without_a_role_is_denied_with_exit_3,
+    tenants_create_prints_a_one_time_password_that_signs_in_and_list_shows_them,
+    users_unlock_revoke_sessions_and_methods_act_on_a_real_user,
 );
 
 /// The binary `scripts/test` built.
@@ -549,6 +552,267 @@ async fn a_user_without_a_role_is_denied_with_exit_3(backend: Backend) {
         )
         .await;
     assert_eq!(wrong.code, 3, "{}", wrong.stderr);
+}
+
+async fn tenants_create_prints_a_one_time_password_that_signs_in_and_list_shows_them(
+    backend: Backend,
+) {
+    let server = TestServer::start(backend).await;
+    server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    let created = shell
+        .run(&[
+            "--json",
+            "tenants",
+            "create",
+            "--name",
+            "Fabrikam",
+            "--domain",
+            "fabrikam.example",
+            "--admin",
+            "boss@fabrikam.example",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(created["name"], "Fabrikam");
+    assert_eq!(created["primary_domain"], "fabrikam.example");
+    assert_eq!(created["is_default"], false);
+    assert_eq!(created["admin_username"], "boss@fabrikam.example");
+    let one_time = created["admin_one_time_password"]
+        .as_str()
+        .expect("the one-time password is a field")
+        .to_owned();
+
+    // For people, the password is printed on its own line, once.
+    let printed = shell
+        .run(&[
+            "tenants",
+            "create",
+            "--name",
+            "Tailspin",
+            "--domain",
+            "tailspin.example",
+            "--admin",
+            "ops@tailspin.example",
+        ])
+        .await
+        .ok();
+    let prefix = "one-time password for ops@tailspin.example: ";
+    let lines: Vec<&str> = printed
+        .stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix(prefix))
+        .collect();
+    assert_eq!(lines.len(), 1, "{}", printed.stdout);
+    let ops_password = lines[0].to_owned();
+
+    let listed = shell.run(&["tenants", "list", "--json"]).await.ok().json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|t| t["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(names[1..], ["Fabrikam", "Tailspin"], "oldest first");
+    assert_eq!(listed[0]["is_default"], true);
+    assert_eq!(listed[1]["id"], created["id"]);
+    let table = shell.run(&["tenants", "list"]).await.ok();
+    assert!(
+        table
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("Fabrikam") && l.contains("fabrikam.example")),
+        "{}",
+        table.stdout
+    );
+
+    // Both passwords sign in, change-only, through the API.
+    let boss = server.sign_in("boss@fabrikam.example", &one_time).await;
+    assert_eq!(boss.session_kind(), pb::SessionKind::PasswordChangeOnly);
+    let ops = server.sign_in("ops@tailspin.example", &ops_password).await;
+    assert_eq!(ops.session_kind(), pb::SessionKind::PasswordChangeOnly);
+
+    // A taken domain is refused; the new tenant's own global admin is no operator: exit 3.
+    let again = shell
+        .run(&[
+            "tenants",
+            "create",
+            "--name",
+            "Fabrikam 2",
+            "--domain",
+            "fabrikam.example",
+            "--admin",
+            "x@fabrikam.example",
+        ])
+        .await;
+    assert_eq!(again.code, 1, "{}", again.stderr);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    let boss_shell = Shell::new(&server);
+    boss_shell
+        .run_with_stdin(
+            &["login", "boss@fabrikam.example", "--password-stdin"],
+            &format!("{one_time}\n{ADMIN_PASSWORD}\n"),
+        )
+        .await
+        .ok();
+    let denied = boss_shell.run(&["tenants", "list"]).await;
+    assert_eq!(denied.code, 3, "{}", denied.stderr);
+    assert!(
+        denied
+            .stderr
+            .starts_with("error: cannot list tenants: permission denied"),
+        "{}",
+        denied.stderr
+    );
+    assert!(!denied.stdout.contains("Tailspin"));
+}
+
+async fn users_unlock_revoke_sessions_and_methods_act_on_a_real_user(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = TestServer::start_with(backend, |config| sink.configure(config)).await;
+    let admin = server.admin().await;
+    admin
+        .calls()
+        .update_password_policy(pb::UpdatePasswordPolicyRequest {
+            update: Some(pb::PasswordPolicyUpdate {
+                lockout_threshold: Some(3),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("policy");
+    let (erin, _) = server
+        .user_with_roles(&admin, "erin@contoso.example", &[])
+        .await;
+    for (kind, address) in [
+        (pb::VerificationMethodKind::Email, "erin.home@mail.example"),
+        (pb::VerificationMethodKind::Authenticator, ""),
+    ] {
+        erin.calls()
+            .add_verification_method(pb::AddVerificationMethodRequest {
+                kind: kind as i32,
+                address: address.to_owned(),
+                current_password: USER_PASSWORD.to_owned(),
+            })
+            .await
+            .expect("add a method");
+    }
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    // Methods, masked: no address in full, no authenticator secret.
+    let methods = shell
+        .run(&["--json", "users", "methods", "erin@contoso.example"])
+        .await
+        .ok();
+    assert!(!methods.stdout.contains("erin.home"), "{}", methods.stdout);
+    let methods = methods.json();
+    let kinds: Vec<(&str, bool)> = methods
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|m| {
+            (
+                m["kind"].as_str().expect("kind"),
+                m["verified"].as_bool().expect("verified"),
+            )
+        })
+        .collect();
+    assert_eq!(kinds, [("email", false), ("authenticator", false)]);
+    assert!(
+        methods[0]["masked"]
+            .as_str()
+            .expect("masked")
+            .ends_with("@mail.example"),
+        "{methods}"
+    );
+    let table = shell
+        .run(&["users", "methods", "erin@contoso.example"])
+        .await
+        .ok();
+    assert!(
+        table.stdout.starts_with("KIND") && table.stdout.contains("Authenticator app"),
+        "{}",
+        table.stdout
+    );
+
+    // Three wrong passwords lock Erin out; unlock lets the right one in again.
+    let client = server.client().await;
+    for i in 0..3 {
+        let wrong = client
+            .sign_in("erin@contoso.example", &format!("wrong guess {i}"))
+            .await
+            .expect_err("wrong password");
+        assert_eq!(wrong.code(), Code::Unauthenticated);
+    }
+    client
+        .sign_in("erin@contoso.example", USER_PASSWORD)
+        .await
+        .expect_err("locked out");
+    let unlocked = shell
+        .run(&["users", "unlock", "erin@contoso.example"])
+        .await
+        .ok();
+    assert!(
+        unlocked.stdout.starts_with("unlocked erin@contoso.example"),
+        "{}",
+        unlocked.stdout
+    );
+    let second = shell
+        .run(&["--json", "users", "unlock", "erin@contoso.example"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(second["was_locked"], false);
+    server.sign_in("erin@contoso.example", USER_PASSWORD).await;
+
+    // Revoking her sessions ends the one she had before, and the one just made.
+    erin.calls()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("her session works");
+    let revoked = shell
+        .run(&["--json", "users", "revoke-sessions", "erin@contoso.example"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(revoked["revoked_sessions"], 2, "{revoked}");
+    let ended = erin
+        .calls()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect_err("her old token fails");
+    assert_eq!(ended.code(), Code::Unauthenticated);
+
+    // Clearing removes both methods.
+    let cleared = shell
+        .run(&["users", "clear-methods", "erin@contoso.example"])
+        .await
+        .ok();
+    assert!(
+        cleared
+            .stdout
+            .starts_with("removed 2 verification method(s) of erin@contoso.example"),
+        "{}",
+        cleared.stdout
+    );
+    let none = shell
+        .run(&["--json", "users", "methods", "erin@contoso.example"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(none, serde_json::json!([]));
+
+    // Someone who does not exist: exit 4, for each of them.
+    for command in ["unlock", "revoke-sessions", "methods", "clear-methods"] {
+        let missing = shell
+            .run(&["users", command, "ghost@contoso.example"])
+            .await;
+        assert_eq!(missing.code, 4, "{command}: {}", missing.stderr);
+    }
 }
 
 #[tokio::test]

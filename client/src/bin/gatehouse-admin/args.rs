@@ -20,8 +20,8 @@ Exit codes:
   3  not signed in, session expired, or not allowed (UNAUTHENTICATED, PERMISSION_DENIED)
   4  not found";
 
-/// Administer a Gatehouse server: users, passwords, roles, policy, help requests and the
-/// audit log.
+/// Administer a Gatehouse server: users, passwords, roles, policy, help requests, the audit
+/// log and tenants.
 #[derive(Debug, Parser)]
 #[command(name = "gatehouse-admin", version, after_help = AFTER_HELP)]
 pub(crate) struct Cli {
@@ -125,6 +125,9 @@ pub(crate) enum Command {
     /// The tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Tenants (for global admins of the default tenant).
+    #[command(subcommand)]
+    Tenants(TenantsCommand),
 }
 
 #[derive(Debug, Args)]
@@ -201,6 +204,28 @@ pub(crate) enum UsersCommand {
         /// Do not ask for confirmation.
         #[arg(long, short = 'y')]
         yes: bool,
+    },
+    /// Clear a lock-out after too many failed sign-ins.
+    Unlock {
+        /// Username or id.
+        user: String,
+    },
+    /// Sign the user out everywhere: revoke every session of theirs.
+    RevokeSessions {
+        /// Username or id.
+        user: String,
+    },
+    /// List the user's verification methods (masked).
+    Methods {
+        /// Username or id.
+        user: String,
+    },
+    /// Remove every verification method of the user (after a lost phone, say).
+    ///
+    /// The person is told at their contact address; they register new ones themselves.
+    ClearMethods {
+        /// Username or id.
+        user: String,
     },
 }
 
@@ -387,6 +412,25 @@ pub(crate) enum AuditCommand {
     },
     /// Check the hash chain; exits 1 when an event was edited, removed or reordered.
     Verify,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TenantsCommand {
+    /// List every tenant, oldest first.
+    List,
+    /// Create a tenant with its first global admin; prints that admin's one-time password
+    /// once.
+    Create {
+        /// A unique name.
+        #[arg(long)]
+        name: String,
+        /// Its unique primary domain: usernames under it sign in to this tenant.
+        #[arg(long, value_name = "DOMAIN")]
+        domain: String,
+        /// Username of the first global admin, under the domain.
+        #[arg(long, value_name = "USERNAME")]
+        admin: String,
+    },
 }
 
 /// A user state, as typed.

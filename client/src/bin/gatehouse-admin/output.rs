@@ -338,6 +338,44 @@ pub(crate) fn audit_json(e: &pb::AuditEvent) -> Value {
     })
 }
 
+pub(crate) fn method_kind_name(kind: i32) -> &'static str {
+    match pb::VerificationMethodKind::try_from(kind) {
+        Ok(pb::VerificationMethodKind::Email) => "email",
+        Ok(pb::VerificationMethodKind::Authenticator) => "authenticator",
+        Ok(pb::VerificationMethodKind::Phone) => "phone",
+        _ => "unknown",
+    }
+}
+
+pub(crate) fn method_json(m: &pb::VerificationMethod) -> Value {
+    json!({
+        "id": m.id,
+        "kind": method_kind_name(m.kind),
+        "masked": m.masked,
+        "verified": m.verified,
+    })
+}
+
+pub(crate) fn tenant_json(t: &pb::Tenant) -> Value {
+    json!({
+        "id": t.id,
+        "name": t.name,
+        "primary_domain": t.primary_domain,
+        "is_default": t.is_default,
+        "create_time": time_json(t.create_time.as_ref()),
+    })
+}
+
+pub(crate) fn tenant_fields(t: &pb::Tenant) -> Vec<(&'static str, String)> {
+    vec![
+        ("id", t.id.clone()),
+        ("name", t.name.clone()),
+        ("primary domain", t.primary_domain.clone()),
+        ("default", yes_no(t.is_default).to_owned()),
+        ("created", time(t.create_time.as_ref())),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

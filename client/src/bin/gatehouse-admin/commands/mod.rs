@@ -3,6 +3,7 @@
 mod admin;
 mod login;
 mod passwords;
+mod tenants;
 mod users;
 
 use gatehouse_client::{CallError, Client, Code, pb};
@@ -93,5 +94,6 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Requests(command) => admin::requests(&context, command).await,
         Command::Roles(command) => admin::roles(&context, command).await,
         Command::Audit(command) => admin::audit(&context, command).await,
+        Command::Tenants(command) => tenants::run(&context, command).await,
     }
 }

@@ -1,4 +1,4 @@
-//! `users list|show|create|update|block|unblock|delete`.
+//! `users list|show|create|update|block|unblock|delete|unlock|revoke-sessions|methods|clear-methods`.
 
 use std::io::IsTerminal as _;
 
@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 use super::Context;
 use crate::args::{UserStateArg, UsersCommand};
 use crate::output::{
-    Failure, Table, print_fields, print_json, roles_text, state_name, user_fields, user_json,
-    yes_no,
+    Failure, Table, method_json, method_kind_name, print_fields, print_json, roles_text,
+    state_name, user_fields, user_json, yes_no,
 };
 
 pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), Failure> {
@@ -138,7 +138,116 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             );
             Ok(())
         }
+        UsersCommand::Unlock { user } => {
+            let response = context.check(
+                &format!("cannot unlock {user}"),
+                context
+                    .client()?
+                    .calls()
+                    .unlock_user(pb::UnlockUserRequest {
+                        user: Some(pb::UserRef::from_name_or_id(&user)),
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": user, "was_locked": response.was_locked}),
+                &if response.was_locked {
+                    format!("unlocked {user}; they can sign in again")
+                } else {
+                    format!("{user} was not locked out; nothing changed")
+                },
+            );
+            Ok(())
+        }
+        UsersCommand::RevokeSessions { user } => {
+            let response = context.check(
+                &format!("cannot revoke the sessions of {user}"),
+                context
+                    .client()?
+                    .calls()
+                    .revoke_sessions(pb::RevokeSessionsRequest {
+                        user: Some(pb::UserRef::from_name_or_id(&user)),
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": user, "revoked_sessions": response.revoked_sessions}),
+                &if response.revoked_sessions > 0 {
+                    format!(
+                        "{} session(s) of {user} revoked; they must sign in again",
+                        response.revoked_sessions
+                    )
+                } else {
+                    format!("{user} had no session; nothing changed")
+                },
+            );
+            Ok(())
+        }
+        UsersCommand::Methods { user } => methods(context, &user).await,
+        UsersCommand::ClearMethods { user } => {
+            let response = context.check(
+                &format!("cannot clear the verification methods of {user}"),
+                context
+                    .client()?
+                    .calls()
+                    .clear_verification_methods(pb::ClearVerificationMethodsRequest {
+                        user: Some(pb::UserRef::from_name_or_id(&user)),
+                    })
+                    .await,
+            )?;
+            done(
+                context,
+                json!({"user": user, "cleared": response.cleared}),
+                &if response.cleared > 0 {
+                    format!(
+                        "removed {} verification method(s) of {user}; they were told at their \
+                         contact address",
+                        response.cleared
+                    )
+                } else {
+                    format!("{user} had no verification methods; nothing changed")
+                },
+            );
+            Ok(())
+        }
     }
+}
+
+async fn methods(context: &Context, user: &str) -> Result<(), Failure> {
+    // Retried as a read; the server masks every address.
+    let response = context.check(
+        &format!("cannot list the verification methods of {user}"),
+        context
+            .client()?
+            .calls()
+            .list_user_verification_methods(pb::ListUserVerificationMethodsRequest {
+                user: Some(pb::UserRef::from_name_or_id(user)),
+            })
+            .await,
+    )?;
+    if context.json {
+        print_json(&Value::Array(
+            response.methods.iter().map(method_json).collect(),
+        ));
+        return Ok(());
+    }
+    if response.methods.is_empty() {
+        println!("{user} has no verification methods");
+        return Ok(());
+    }
+    let mut table = Table::new(&["KIND", "SHOWN AS", "CONFIRMED", "ID"]);
+    for method in &response.methods {
+        table.row(vec![
+            method_kind_name(method.kind).to_owned(),
+            method.masked.clone(),
+            yes_no(method.verified).to_owned(),
+            method.id.clone(),
+        ]);
+    }
+    table.print();
+    Ok(())
 }
 
 async fn list(
