@@ -1,6 +1,6 @@
 //! Codes sent per destination per hour, across every account and tenant: one row per
 //! destination and hour, counted with a conditional `UPDATE` so replicas share one limit.
-//! The destination is kept as a SHA-256 digest, not as the address.
+//! The key is a digest made by the server (a MAC under its secret key), not the address.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

@@ -1,8 +1,9 @@
 //! The wrong-password fingerprint key moves out of the database: fingerprints are now keyed
 //! with the server's secret key (`secret_key_file`), so the `server_secrets` table, which held
-//! the old key, goes. One-time codes stored under the old digest stop matching (they live
-//! minutes); authenticator secrets are sealed from now on, so the ones stored in clear before
-//! are cleared and their people enrol again.
+//! the old key, goes. Codes stored under the old plain digest stop matching (reset and
+//! confirmation codes live minutes; an outstanding invitation has to be sent again), and
+//! authenticator secrets are sealed from now on, so any stored in clear are cleared and their
+//! people enrol again. This runs before any release, so no deployment holds either.
 
 use sea_orm_migration::{prelude::*, schema::*};
 

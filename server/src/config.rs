@@ -91,8 +91,9 @@ pub struct Config {
     pub mail_from: String,
     /// The SMS gateway: a URL that receives `POST {"id", "to", "text"}` (HTTPS; plain HTTP
     /// to loopback only). Unset: in dev mode texts are written as files under
-    /// `<data_dir>/outbox/`; otherwise phones cannot be registered.
-    pub sms_webhook_url: Option<String>,
+    /// `<data_dir>/outbox/`; otherwise phones cannot be registered. Redacted in `Debug`: a
+    /// URL may carry credentials.
+    pub sms_webhook_url: Option<SecretValue>,
     /// Bearer token sent to the SMS gateway.
     pub sms_webhook_token: Option<SecretValue>,
     /// Codes one email address or phone may be sent per hour, across every account.

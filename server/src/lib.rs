@@ -18,4 +18,4 @@ pub mod tls;
 mod server;
 
 pub use config::Config;
-pub use server::{BOOTSTRAP_FILE, bootstrap, init_admin, migrate, serve};
+pub use server::{BOOTSTRAP_FILE, bootstrap, init_admin, migrate, serve, write_new_key};

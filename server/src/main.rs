@@ -48,16 +48,29 @@ enum Command {
         #[arg(long)]
         username: String,
     },
-    /// Print a new secret key (64 hex digits) for `secret_key_file`:
-    /// `gatehouse gen-key > /etc/gatehouse/secret.key && chmod 600 /etc/gatehouse/secret.key`.
-    GenKey,
+    /// Make a new secret key (64 hex digits) for `secret_key_file`: with `--out FILE`, written
+    /// to a new file of mode 0600 (never over an existing one); without, printed.
+    GenKey {
+        /// The file to create.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if let Command::GenKey = cli.command {
-        // The one place the key is shown: on stdout, for a file of the operator's.
-        println!("{}", gatehouse::domain::SecretKey::generate().to_hex());
+    if let Command::GenKey { out } = &cli.command {
+        match out {
+            Some(path) => {
+                if path.exists() {
+                    anyhow::bail!("{} exists; a key is never overwritten", path.display());
+                }
+                gatehouse::write_new_key(path)?;
+                eprintln!("wrote a new secret key to {} (mode 0600)", path.display());
+            }
+            // The one place the key is shown: on stdout, for a file of the operator's.
+            None => println!("{}", gatehouse::domain::SecretKey::generate().to_hex()),
+        }
         return Ok(());
     }
     let mut overrides = Overrides {
@@ -93,7 +106,7 @@ fn main() -> anyhow::Result<()> {
                 }
                 Ok(())
             }
-            Command::GenKey => Ok(()),
+            Command::GenKey { .. } => Ok(()),
             Command::Serve { .. } => {
                 let listener = tokio::net::TcpListener::bind(config.listen)
                     .await

@@ -75,6 +75,8 @@ pub async fn bootstrap(config: &Config, core: &Gatehouse) -> anyhow::Result<Opti
 /// Connects, migrates and bootstraps under the start-up lock, so replicas starting together
 /// neither race the migrations nor create the default tenant twice.
 async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
+    // Before the database: without its key the server must not change anything.
+    let secret_key = secret_key(config)?;
     let store = connect(config).await?;
     let lock = Store::startup_lock(&config.database_url())
         .await
@@ -100,7 +102,7 @@ async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
             change_session_ttl: Duration::from_secs(config.change_session_ttl_secs),
             sms_enabled: config.sms_webhook_url.is_some() || config.dev,
             code_sends_per_destination: config.code_sends_per_destination_per_hour,
-            secret_key: secret_key(config)?,
+            secret_key,
         },
     );
     bootstrap(config, &core).await?;
@@ -117,19 +119,51 @@ fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
             SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && config.dev => {
-            let key = SecretKey::generate();
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                 tls::dev::create_private_dir(dir)?;
             }
-            tls::dev::write(&path, &format!("{}\n", key.to_hex()), true)?;
-            tracing::info!(path = %path.display(), "generated the server's secret key");
+            let key = write_new_key(&path)?;
+            tracing::info!(path = %path.display(), "the server's secret key is ready");
             Ok(key)
         }
         Err(e) => anyhow::bail!(
-            "cannot read the secret key file {path}: {e}. Create it with `gatehouse gen-key > {path}` \
-             (mode 0600) and give every replica the same file (secret_key_file)",
+            "cannot read the secret key file {path}: {e}. Create it with `gatehouse gen-key --out {path}` \
+             and give every replica the same file (secret_key_file)",
             path = path.display()
         ),
+    }
+}
+
+/// Writes a new key to `path`, created with mode 0600 and only if it does not exist; when
+/// another process made it first (dev replicas starting together), its key is used.
+pub fn write_new_key(path: &std::path::Path) -> anyhow::Result<SecretKey> {
+    use std::io::Write as _;
+    let key = SecretKey::generate();
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(mut file) => {
+            file.write_all(format!("{}\n", key.to_hex()).as_bytes())
+                .and_then(|()| file.sync_all())
+                .with_context(|| format!("while writing {}", path.display()))?;
+            Ok(key)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Give the other writer a moment to finish its one line.
+            for _ in 0..50 {
+                if let Ok(key) = SecretKey::parse(&std::fs::read_to_string(path)?) {
+                    return Ok(key);
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            anyhow::bail!("{} exists but holds no key", path.display())
+        }
+        Err(e) => Err(e).with_context(|| format!("while creating {}", path.display())),
     }
 }
 
@@ -303,7 +337,7 @@ fn sms_transport(config: &Config) -> anyhow::Result<Option<crate::notify::SmsTra
     Ok(match &config.sms_webhook_url {
         Some(url) => Some(SmsTransport::Webhook(
             Webhook::new(
-                url,
+                url.expose(),
                 config
                     .sms_webhook_token
                     .as_ref()

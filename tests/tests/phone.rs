@@ -17,6 +17,7 @@ backend_tests!(
     bad_numbers_are_refused_and_a_server_without_a_gateway_takes_no_phones,
     a_text_waits_while_the_gateway_is_down_and_is_delivered_once,
     one_destination_gets_few_codes_however_many_accounts_ask,
+    one_person_is_sent_few_confirmation_codes_whatever_the_numbers,
 );
 
 const WAIT: Duration = Duration::from_secs(15);
@@ -30,7 +31,7 @@ async fn server(
 ) -> TestServer {
     TestServer::start_with(backend, |config| {
         sink.configure(config);
-        config.sms_webhook_url = Some(hook.url());
+        config.sms_webhook_url = Some(hook.url().into());
         config.sms_webhook_token = Some(TOKEN.to_owned().into());
         config.code_sends_per_destination_per_hour = per_destination;
     })
@@ -301,11 +302,10 @@ async fn a_text_waits_while_the_gateway_is_down_and_is_delivered_once(backend: B
 
 async fn one_destination_gets_few_codes_however_many_accounts_ask(backend: Backend) {
     let (sink, hook) = (SmtpSink::start().await, WebhookSink::start().await);
-    // Three codes an hour to any one number.
-    let server = server(backend, &sink, &hook, 3).await;
+    // Two confirmation codes and two reset codes an hour to any one number.
+    let server = server(backend, &sink, &hook, 2).await;
     let admin = server.admin().await;
     let shared = "+12015550123";
-    let mut people = Vec::new();
     for (i, name) in ["ann@contoso.example", "ben@contoso.example"]
         .into_iter()
         .enumerate()
@@ -316,17 +316,33 @@ async fn one_destination_gets_few_codes_however_many_accounts_ask(backend: Backe
         confirm(&client, &method, &sms.code().expect("code"))
             .await
             .expect("confirm");
-        people.push(client);
     }
-    // The third code to the number: ann's reset.
-    let flow = server.start_reset("ann@contoso.example").await;
-    server.send_reset_code(&flow, shared).await;
-    text(&hook, 0, shared, "to reset the password").await;
+    // A third account cannot have the number sent a confirmation code this hour...
+    let (cy, _) = server
+        .user_with_roles(&admin, "cy@contoso.example", &[])
+        .await;
+    let refused = add_phone(&cy, "+1 201-555-0123").await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    // ...another number is not affected...
+    add_phone(&cy, "+1 201 555 0124")
+        .await
+        .expect("another number");
+    text(&hook, 0, "+12015550124", "to add this phone").await;
 
-    // The quota is spent: ben's reset answers the same but sends nothing, and says so in the
-    // audit log; a third account cannot even register the number.
-    let flow = server.start_reset("ben@contoso.example").await;
-    server.send_reset_code(&flow, shared).await;
+    // ...and confirmations to the number did not use up its reset codes: ann and ben get one
+    // each.
+    let ann_flow = server.start_reset("ann@contoso.example").await;
+    server.send_reset_code(&ann_flow, shared).await;
+    text(&hook, 0, shared, "to reset the password").await;
+    let ben_flow = server.start_reset("ben@contoso.example").await;
+    server.send_reset_code(&ben_flow, shared).await;
+    text(&hook, 1, shared, "to reset the password").await;
+
+    // Now the reset codes are spent too: ben's further sends answer the same, send nothing,
+    // and are audited, until his flow's three sends are used up; then not even that.
+    for _ in 0..4 {
+        server.send_reset_code(&ben_flow, shared).await;
+    }
     let held = audit_events(
         &admin,
         pb::ListAuditEventsRequest {
@@ -335,22 +351,53 @@ async fn one_destination_gets_few_codes_however_many_accounts_ask(backend: Backe
         },
     )
     .await;
-    assert_eq!(held.len(), 1, "{held:?}");
-    assert_eq!(held[0].outcome, "denied");
-    let (cy, _) = server
-        .user_with_roles(&admin, "cy@contoso.example", &[])
-        .await;
-    let refused = add_phone(&cy, "+1 201-555-0123").await.unwrap_err();
-    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
-    // Another number is not affected.
-    add_phone(&cy, "+1 201 555 0124")
-        .await
-        .expect("another number");
-    text(&hook, 0, "+12015550124", "to add this phone").await;
+    assert_eq!(
+        held.len(),
+        2,
+        "two held back, then the flow had no sends left: {held:?}"
+    );
+    assert!(held.iter().all(|e| e.outcome == "denied"));
     let to_shared = hook
         .hits()
         .into_iter()
         .filter(|h| h.to() == shared && h.code().is_some())
         .count();
-    assert_eq!(to_shared, 3, "three codes reached the shared number");
+    assert_eq!(to_shared, 4, "two confirmations and two reset codes");
+}
+
+async fn one_person_is_sent_few_confirmation_codes_whatever_the_numbers(backend: Backend) {
+    let (sink, hook) = (SmtpSink::start().await, WebhookSink::start().await);
+    let server = server(backend, &sink, &hook, 10).await;
+    let admin = server.admin().await;
+    let (dee, _) = server
+        .user_with_roles(&admin, "dee@contoso.example", &[])
+        .await;
+    // Add a number and take it away again, with a new number each time: ten an hour.
+    for i in 0..10 {
+        let method = add_phone(&dee, &format!("+1 201 555 01{i:02}"))
+            .await
+            .unwrap_or_else(|e| panic!("number {i}: {e:?}"));
+        dee.self_service()
+            .remove_verification_method(pb::RemoveVerificationMethodRequest {
+                method_id: method,
+                current_password: USER_PASSWORD.into(),
+            })
+            .await
+            .expect("remove");
+    }
+    let refused = add_phone(&dee, "+1 201 555 0150").await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(
+        refused.message().contains("confirmation codes an hour"),
+        "{refused:?}"
+    );
+    // Premium-rate and landline numbers are refused outright.
+    for number in ["+44 909 879 0000", "+44 20 7946 0958"] {
+        let status = add_phone(&dee, number).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{number}");
+        assert!(
+            status.message().contains("not a mobile number"),
+            "{status:?}"
+        );
+    }
 }

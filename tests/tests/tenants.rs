@@ -167,6 +167,21 @@ async fn bad_tenants_are_refused_whole_and_nothing_is_half_written(backend: Back
             "{name} {domain}: {taken:?}"
         );
     }
+    // A domain whose users already sign in to another tenant is not taken over.
+    operator
+        .admin()
+        .create_user(pb::CreateUserRequest {
+            username: "zed@northwind.example".into(),
+            display_name: "Zed".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a default-tenant user under northwind.example");
+    let hijack = create("Northwind", "northwind.example", "boss@northwind.example")
+        .await
+        .unwrap_err();
+    assert_eq!(hijack.code(), Code::FailedPrecondition, "{hijack:?}");
+    assert!(hijack.message().contains("northwind.example"), "{hijack:?}");
     let tenants = operator
         .admin()
         .list_tenants(pb::ListTenantsRequest {})

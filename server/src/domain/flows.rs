@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Outcome};
 use super::error::Error;
-use super::methods::MethodKind;
+use super::methods::{MethodKind, Quota};
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
 use super::types::Caller;
@@ -147,13 +147,21 @@ impl Gatehouse {
         let code = Password::new(format!("{:08}", rand::random_range(0..100_000_000u32)));
         let now = store::now();
         let tx = self.store.write_tenant(flow.tenant_id).await?;
+        // The flow's sends first: a flow held back by the destination's limit still uses up
+        // its three, so it cannot be called forever.
+        if !tx.spend_flow_send(flow.id, MAX_SENDS).await? {
+            return Ok(());
+        }
         if !tx
-            .take_send_quota(&address, self.settings.code_sends_per_destination, now)
+            .take_send_quota(
+                &self.quota_key(Quota::ResetCode, &address),
+                self.settings.code_sends_per_destination,
+                now,
+            )
             .await?
         {
-            drop(tx);
             // Someone is sending codes to this destination through many accounts or flows.
-            self.append(audit::event(
+            tx.append_audit(audit::event(
                 user.tenant_id,
                 "anonymous".to_owned(),
                 caller.service.clone(),
@@ -163,29 +171,22 @@ impl Gatehouse {
                 &[("flow", &flow.id.to_string()), ("kind", kind.as_str())],
             ))
             .await?;
+            tx.commit().await?;
             return Ok(());
         }
         let expires = now + chrono::Duration::minutes(policy.reset_code_minutes.into());
-        if tx
-            .set_flow_code(
-                flow.id,
-                method.id,
-                self.code_digest(&code),
-                expires,
-                MAX_SENDS,
-            )
-            .await?
-        {
-            tx.enqueue(reset_code(&user, kind, &method.address, &code))
-                .await?;
-            tx.commit().await?;
-        }
+        tx.set_flow_code(flow.id, method.id, self.code_digest(&code), expires)
+            .await?;
+        tx.enqueue(reset_code(&user, kind, &method.address, &code))
+            .await?;
+        tx.commit().await?;
         Ok(())
     }
 
-    /// Checks a code of the flow: the emailed one, or a current authenticator code. Every
-    /// failure is one answer; the flow allows the policy's number of wrong codes in all,
-    /// counted atomically.
+    /// Checks a code of the flow: the emailed or texted one, or a current authenticator code.
+    /// Every failure is one answer. A try is taken atomically before the code is looked at,
+    /// so however many guesses arrive at once, at most the policy's number are evaluated; a
+    /// right code gives its try back.
     pub async fn verify_reset_code(
         &self,
         flow_id: &str,
@@ -201,53 +202,82 @@ impl Gatehouse {
         };
         let policy = self.policy(flow.tenant_id).await?;
         let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
-        if flow.attempts >= max {
+        if !self.store.spend_flow_try(flow.id, max).await? {
             return Err(invalid());
         }
         let now = store::now();
-        let mut proved = None;
-        if flow.code_hash.as_deref() == Some(self.code_digest(code).as_str())
+        let mut step = None;
+        let proved = if flow.code_hash.as_deref() == Some(self.code_digest(code).as_str())
             && flow.code_expires_at.is_some_and(|at| at > now)
         {
-            proved = flow.code_method_id;
-        } else if let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? {
-            let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
-            for method in self.store.methods(flow.user_id).await? {
-                if MethodKind::of(&method) != MethodKind::Authenticator
-                    || method.verified_at.is_none()
-                {
-                    continue;
-                }
-                let totp = self.authenticator(&method, &user.username)?;
-                let time = u64::try_from(now.timestamp()).unwrap_or(0);
-                if let Some(step) = totp.check(&digits, time) {
-                    let tx = self.store.write_tenant(flow.tenant_id).await?;
-                    // The step must be newer than the last accepted: no code twice.
-                    if tx
-                        .verify_method(method.id, i64::try_from(step).unwrap_or(i64::MAX), now)
-                        .await?
-                    {
-                        tx.commit().await?;
-                        proved = Some(method.id);
-                    }
-                    break;
-                }
-            }
-        }
+            flow.code_method_id
+        } else {
+            let found = self.matching_authenticator(&flow, code, now).await?;
+            step = found.map(|(_, step)| step);
+            found.map(|(id, _)| id)
+        };
         let Some(method_id) = proved else {
-            self.store.spend_flow_try(flow.id, max).await?;
             return Err(invalid());
         };
-        let mut ids: Vec<&str> = flow.proved.split(',').filter(|s| !s.is_empty()).collect();
+        let tx = self.store.write_tenant(flow.tenant_id).await?;
+        // An authenticator's step must be newer than the last accepted: no code twice.
+        if let Some(step) = step
+            && !tx.verify_method(method_id, step, now).await?
+        {
+            return Err(invalid());
+        }
+        // Read again under the tenant lock, so parallel proofs of two methods both count.
+        let Some(current) = tx.flow(flow.id).await? else {
+            return Err(invalid());
+        };
         let method = method_id.to_string();
+        let mut ids: Vec<&str> = current
+            .proved
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .collect();
         if !ids.contains(&method.as_str()) {
             ids.push(&method);
         }
-        self.store.prove(flow.id, &ids.join(",")).await?;
+        tx.prove(flow.id, &ids.join(",")).await?;
+        tx.refund_flow_try(flow.id).await?;
+        tx.commit().await?;
         Ok(FlowStatus {
             proved: u32::try_from(ids.len()).unwrap_or(u32::MAX),
             required: policy.reset_methods_required,
         })
+    }
+
+    /// The person's verified authenticator that shows `code` now, with the matched time step.
+    /// One whose secret this server's key cannot open is skipped (and logged).
+    async fn matching_authenticator(
+        &self,
+        flow: &FlowRow,
+        code: &Password,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Option<(Uuid, i64)>, Error> {
+        let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
+            return Ok(None);
+        };
+        let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
+        let time = u64::try_from(now.timestamp()).unwrap_or(0);
+        for method in self.store.methods(flow.user_id).await? {
+            if MethodKind::of(&method) != MethodKind::Authenticator || method.verified_at.is_none()
+            {
+                continue;
+            }
+            let totp = match self.authenticator(&method, &user.username) {
+                Ok(totp) => totp,
+                Err(e) => {
+                    tracing::warn!(method = %method.id, error = %e, "skipping an authenticator this server's key cannot open");
+                    continue;
+                }
+            };
+            if let Some(step) = totp.check(&digits, time) {
+                return Ok(Some((method.id, i64::try_from(step).unwrap_or(i64::MAX))));
+            }
+        }
+        Ok(None)
     }
 
     /// Sets the new password of a flow that proved enough methods.

@@ -21,6 +21,20 @@ const MAX_METHODS: usize = 5;
 const ISSUER: &str = "Gatehouse";
 /// The purpose under which authenticator secrets are sealed.
 const AUTHENTICATOR_SECRETS: &str = "authenticator secrets";
+/// Confirmation codes one person may have sent per hour, whatever the addresses.
+const CONFIRMATIONS_PER_HOUR: u32 = 10;
+
+/// The hourly send counters, each kept apart so that one cannot be used to spend another
+/// (confirmation codes to someone's address must not use up their reset codes).
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Quota {
+    /// Confirmation codes sent to one destination.
+    ConfirmationTo,
+    /// Confirmation codes asked for by one person.
+    ConfirmationsBy,
+    /// Self-service reset codes sent to one destination.
+    ResetCode,
+}
 
 /// The kind of a verification method.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -156,15 +170,34 @@ impl Gatehouse {
             }
         };
         let tx = self.store.write_tenant(user.tenant_id).await?;
-        if code.is_some()
-            && !tx
-                .take_send_quota(&address, self.settings.code_sends_per_destination, now)
+        if code.is_some() {
+            // Per person, so nobody runs up the SMS bill with number after number; per
+            // destination, so nobody floods an inbox or a phone through many accounts.
+            if !tx
+                .take_send_quota(
+                    &self.quota_key(Quota::ConfirmationsBy, &user.id.to_string()),
+                    CONFIRMATIONS_PER_HOUR,
+                    now,
+                )
                 .await?
-        {
-            return Err(Error::ResourceExhausted(
-                "too many codes were sent to this address in the last hour; try again later"
-                    .to_owned(),
-            ));
+            {
+                return Err(Error::ResourceExhausted(format!(
+                    "at most {CONFIRMATIONS_PER_HOUR} confirmation codes an hour; try again later"
+                )));
+            }
+            if !tx
+                .take_send_quota(
+                    &self.quota_key(Quota::ConfirmationTo, &address),
+                    self.settings.code_sends_per_destination,
+                    now,
+                )
+                .await?
+            {
+                return Err(Error::ResourceExhausted(
+                    "too many codes were sent to this address in the last hour; try again later"
+                        .to_owned(),
+                ));
+            }
         }
         tx.insert_method(MethodRow {
             id,
@@ -236,12 +269,12 @@ impl Gatehouse {
             i64::try_from(step).unwrap_or(i64::MAX)
         } else {
             let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
-            let live =
-                method.code_expires_at.is_some_and(|at| at > now) && method.code_attempts < max;
-            if !live || method.code_hash.as_deref() != Some(self.code_digest(code).as_str()) {
-                if live {
-                    self.store.spend_method_try(method.id, max).await?;
-                }
+            // A try is taken before the code is compared, atomically: parallel guesses
+            // evaluate at most `max` codes.
+            if method.code_expires_at.is_none_or(|at| at <= now)
+                || !self.store.spend_method_try(method.id, max).await?
+                || method.code_hash.as_deref() != Some(self.code_digest(code).as_str())
+            {
                 return Err(invalid());
             }
             1
@@ -439,6 +472,21 @@ impl Gatehouse {
     /// The stored form of a one-time code: keyed with the server's secret key.
     pub(super) fn code_digest(&self, code: &Password) -> String {
         self.settings.secret_key.code_digest(code)
+    }
+
+    /// The key of a send counter: a MAC of the counter's kind and subject (an address, a
+    /// number, a user id), so the table names no address.
+    pub(super) fn quota_key(&self, quota: Quota, subject: &str) -> String {
+        let kind = match quota {
+            Quota::ConfirmationTo => "confirmation-to",
+            Quota::ConfirmationsBy => "confirmations-by",
+            Quota::ResetCode => "reset-code-to",
+        };
+        hex::encode(
+            self.settings
+                .secret_key
+                .mac("send quotas", &[kind.as_bytes(), b":", subject.as_bytes()]),
+        )
     }
 }
 

@@ -21,6 +21,17 @@ pub(crate) fn normalise(field: &str, input: &str) -> Result<String, Error> {
             "not a valid number for its country: check the digits",
         ));
     }
+    // Codes go by SMS: only numbers that can be mobiles (never premium-rate, toll-free,
+    // shared-cost or pager numbers, which would cost money or reach nobody).
+    match number.number_type(&phonenumber::metadata::DATABASE) {
+        phonenumber::Type::Mobile | phonenumber::Type::FixedLineOrMobile => {}
+        _ => {
+            return Err(Error::invalid(
+                field,
+                "not a mobile number: give a number that can receive text messages",
+            ));
+        }
+    }
     Ok(number.format().mode(phonenumber::Mode::E164).to_string())
 }
 
@@ -57,7 +68,16 @@ mod tests {
 
     #[test]
     fn other_input_is_refused_with_a_reason() {
-        for bad in ["07911 123456", "+44 12", "+999 1234567", "phone", ""] {
+        // The last two: a UK landline and a UK premium-rate number.
+        for bad in [
+            "07911 123456",
+            "+44 12",
+            "+999 1234567",
+            "phone",
+            "",
+            "+44 20 7946 0958",
+            "+44 909 879 0000",
+        ] {
             match normalise("address", bad) {
                 Err(Error::InvalidArgument { violations, .. }) => {
                     assert_eq!(violations[0].field, "address", "{bad}");

@@ -87,7 +87,10 @@ impl Gatehouse {
     ) -> Result<Option<(String, Password)>, Error> {
         let tenant = match self.store.default_tenant().await? {
             Some(tenant) => tenant,
-            None => self.insert_tenant(tenant_name, domain, true).await?,
+            None => {
+                self.insert_tenant(tenant_name, &domain.trim().to_ascii_lowercase(), true)
+                    .await?
+            }
         };
         let Some(username) = admin else {
             return Ok(None);

@@ -71,6 +71,18 @@ impl Gatehouse {
         };
         Error::from_violations(violations)?;
         let admin = admin.unwrap_or_default();
+        // Sign-in finds a tenant by the username's domain, falling back to the default tenant:
+        // a new tenant must not take over the sign-in of users already named under its domain.
+        if self.store.tenant_by_domain(&domain).await?.is_some() {
+            return Err(Error::AlreadyExists(format!(
+                "a tenant with the domain {domain} exists"
+            )));
+        }
+        if self.store.users_under_domain(&domain).await? > 0 {
+            return Err(Error::FailedPrecondition(format!(
+                "users named under {domain} exist in another tenant and sign in there; rename them or pick another domain"
+            )));
+        }
         let (tenant, admin_password) = self
             .create_tenant_with_admin(Some(actor), name, &domain, &admin)
             .await?;

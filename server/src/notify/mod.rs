@@ -57,7 +57,12 @@ pub enum SmsTransport {
 impl std::fmt::Debug for SmsTransport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            SmsTransport::Webhook(hook) => write!(f, "SmsTransport::Webhook({})", hook.url),
+            // The host only: a URL may carry credentials.
+            SmsTransport::Webhook(hook) => write!(
+                f,
+                "SmsTransport::Webhook({})",
+                hook.url.host_str().unwrap_or("?")
+            ),
             SmsTransport::Files(dir) => write!(f, "SmsTransport::Files({})", dir.display()),
         }
     }

@@ -47,8 +47,15 @@ impl Store {
             .await?;
         Ok(result.rows_affected == 1)
     }
+}
 
-    /// Records a proved method and uses the code up.
+impl Tx {
+    /// A flow by id, read inside the transaction (under the tenant lock).
+    pub async fn flow(&self, id: Uuid) -> StoreResult<Option<FlowRow>> {
+        Ok(reset_flow::Entity::find_by_id(id).one(self.conn()).await?)
+    }
+
+    /// Records the proved methods and uses the code up.
     pub async fn prove(&self, id: Uuid, proved: &str) -> StoreResult<()> {
         reset_flow::Entity::update_many()
             .col_expr(reset_flow::Column::Proved, Expr::value(proved))
@@ -61,23 +68,24 @@ impl Store {
             .await?;
         Ok(())
     }
-}
 
-impl Tx {
-    /// Replaces the flow's code (a resend voids the previous one; tries are kept); false when
-    /// the flow may send no more.
-    pub async fn set_flow_code(
-        &self,
-        id: Uuid,
-        method_id: Uuid,
-        code_hash: String,
-        expires_at: DateTime<Utc>,
-        max_sends: i32,
-    ) -> StoreResult<bool> {
+    /// Gives back a try taken by a code that proved right.
+    pub async fn refund_flow_try(&self, id: Uuid) -> StoreResult<()> {
+        reset_flow::Entity::update_many()
+            .col_expr(
+                reset_flow::Column::Attempts,
+                Expr::col(reset_flow::Column::Attempts).sub(1),
+            )
+            .filter(reset_flow::Column::Id.eq(id))
+            .filter(reset_flow::Column::Attempts.gt(0))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Takes one of the flow's sends; false when it may send no more.
+    pub async fn spend_flow_send(&self, id: Uuid, max_sends: i32) -> StoreResult<bool> {
         let result = reset_flow::Entity::update_many()
-            .col_expr(reset_flow::Column::CodeHash, Expr::value(code_hash))
-            .col_expr(reset_flow::Column::CodeMethodId, Expr::value(method_id))
-            .col_expr(reset_flow::Column::CodeExpiresAt, Expr::value(expires_at))
             .col_expr(
                 reset_flow::Column::Sends,
                 Expr::col(reset_flow::Column::Sends).add(1),
@@ -87,6 +95,24 @@ impl Tx {
             .exec(self.conn())
             .await?;
         Ok(result.rows_affected == 1)
+    }
+
+    /// Replaces the flow's code (a resend voids the previous one; tries are kept).
+    pub async fn set_flow_code(
+        &self,
+        id: Uuid,
+        method_id: Uuid,
+        code_hash: String,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        reset_flow::Entity::update_many()
+            .col_expr(reset_flow::Column::CodeHash, Expr::value(code_hash))
+            .col_expr(reset_flow::Column::CodeMethodId, Expr::value(method_id))
+            .col_expr(reset_flow::Column::CodeExpiresAt, Expr::value(expires_at))
+            .filter(reset_flow::Column::Id.eq(id))
+            .exec(self.conn())
+            .await?;
+        Ok(())
     }
 
     /// Completes a flow; false when it was completed already.

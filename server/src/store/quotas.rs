@@ -1,11 +1,11 @@
-//! Codes sent per destination: one counter per destination and hour, shared by every
-//! account, tenant and replica. A send takes one unit with a conditional `UPDATE`, so two
-//! parallel sends never both take the last one.
+//! Hourly send counters (codes per destination, confirmations per person): one row per key
+//! and hour, shared by every account, tenant and replica. A send takes one unit with a
+//! conditional `UPDATE`, so two parallel sends never both take the last one. Keys are made by
+//! the domain (keyed digests), so the table names no address.
 
 use chrono::{DateTime, DurationRound as _, TimeDelta, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
-use sha2::{Digest as _, Sha256};
 
 use super::entities::send_quota;
 use super::{StoreResult, Tx};
@@ -14,16 +14,16 @@ use super::{StoreResult, Tx};
 const WINDOW: TimeDelta = TimeDelta::hours(1);
 
 impl Tx {
-    /// Takes one send to `destination` from the current hour's quota of `max`; false when it
-    /// is used up. Windows older than the previous hour are deleted on the way.
+    /// Takes one unit of the counter `key` from the current hour's quota of `max`; false
+    /// when it is used up. Windows older than the previous hour are deleted on the way.
     pub async fn take_send_quota(
         &self,
-        destination: &str,
+        key: &str,
         max: u32,
         now: DateTime<Utc>,
     ) -> StoreResult<bool> {
         let window = now.duration_trunc(WINDOW).unwrap_or(now);
-        let key = hex::encode(Sha256::digest(destination.as_bytes()));
+        let key = key.to_owned();
         send_quota::Entity::delete_many()
             .filter(send_quota::Column::WindowStart.lt(window - WINDOW))
             .exec(self.conn())

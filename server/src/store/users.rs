@@ -61,6 +61,15 @@ impl Store {
         Ok(by_username(tenant_id, username).one(self.conn()).await?)
     }
 
+    /// How many users, in any tenant, have a username under `domain` (`…@domain`).
+    pub async fn users_under_domain(&self, domain: &str) -> StoreResult<u64> {
+        use sea_orm::PaginatorTrait as _;
+        Ok(user::Entity::find()
+            .filter(user::Column::Username.like(format!("%@{domain}")))
+            .count(self.conn())
+            .await?)
+    }
+
     /// The users of a tenant with these (lower-case) usernames.
     pub async fn users_by_usernames(
         &self,

@@ -6,7 +6,8 @@ use sea_orm::entity::prelude::*;
 #[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
 #[sea_orm(table_name = "send_quotas")]
 pub struct Model {
-    /// SHA-256 (hex) of the normalised address, not the address.
+    /// The counter's key: a MAC (hex) of its kind and subject made by the domain, never an
+    /// address.
     #[sea_orm(primary_key, auto_increment = false)]
     pub destination: String,
     #[sea_orm(primary_key, auto_increment = false)]
