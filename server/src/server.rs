@@ -252,6 +252,7 @@ pub async fn serve(
         tokio::spawn(crate::notify::run_dispatcher(
             store.clone(),
             transports,
+            core.secret_key().clone(),
             Duration::from_millis(config.outbox_poll_millis.max(10)),
         ))
     });

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use gatehouse::store::entities::{one_time_code, verification_method};
+use gatehouse::store::entities::{one_time_code, outbox_message, verification_method};
 use gatehouse_client::pb;
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{Backend, TestServer, USER_PASSWORD, backend_tests, username};
@@ -13,6 +13,7 @@ use sha2::{Digest as _, Sha256};
 
 backend_tests!(
     a_database_copy_holds_no_code_and_no_authenticator_secret,
+    a_message_waiting_for_the_mail_server_is_sealed_in_the_outbox,
     outside_dev_mode_the_server_needs_its_key_file,
 );
 
@@ -136,6 +137,57 @@ async fn a_database_copy_holds_no_code_and_no_authenticator_secret(backend: Back
         "not a plain SHA-256"
     );
     assert!(!codes[0].code_hash.contains(&invitation));
+}
+
+async fn a_message_waiting_for_the_mail_server_is_sealed_in_the_outbox(backend: Backend) {
+    // The mail server is down: a port nobody listens on, until the sink starts there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("port")
+        .local_addr()
+        .expect("addr")
+        .port();
+    let server = TestServer::start_with(backend, |config| {
+        config.smtp_host = Some("127.0.0.1".into());
+        config.smtp_port = port;
+        config.smtp_security = "none".into();
+        config.outbox_poll_millis = 50;
+    })
+    .await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "oona@contoso.example", &[])
+        .await;
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("oona@contoso.example")),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("invite");
+
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let waiting = outbox_message::Entity::find()
+        .all(&db)
+        .await
+        .expect("outbox");
+    assert_eq!(waiting.len(), 1);
+    assert!(waiting[0].sent_at.is_none());
+    assert!(waiting[0].body.starts_with("v1:"), "sealed");
+    assert!(!waiting[0].body.contains("Choose"), "no text in clear");
+
+    // The mail server comes up: the message arrives, opened, with its code.
+    let sink = SmtpSink::start_on(format!("127.0.0.1:{port}").parse().expect("addr")).await;
+    let mail = sink
+        .wait_for_match(0, Duration::from_secs(30), |m| {
+            m.data.contains("Choose your new password")
+        })
+        .await;
+    let code = mail.indented_line().expect("the code arrived in clear");
+    assert!(!waiting[0].body.contains(&code));
 }
 
 async fn outside_dev_mode_the_server_needs_its_key_file(backend: Backend) {

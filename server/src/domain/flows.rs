@@ -177,7 +177,7 @@ impl Gatehouse {
         let expires = now + chrono::Duration::minutes(policy.reset_code_minutes.into());
         tx.set_flow_code(flow.id, method.id, self.code_digest(&code), expires)
             .await?;
-        tx.enqueue(reset_code(&user, kind, &method.address, &code))
+        self.queue(&tx, reset_code(&user, kind, &method.address, &code))
             .await?;
         tx.commit().await?;
         Ok(())
@@ -347,7 +347,7 @@ impl Gatehouse {
         let revoked = tx.revoke_user_sessions(user.id, now).await?;
         tx.unlock(user.id, now).await?;
         for notice in notices {
-            tx.enqueue(notice).await?;
+            self.queue(&tx, notice).await?;
         }
         tx.append_audit(audit::by_self(
             &user,

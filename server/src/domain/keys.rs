@@ -133,6 +133,35 @@ impl SecretKey {
     }
 }
 
+impl SecretKey {
+    /// Seals the body of an outbox message, bound to its channel and recipient.
+    pub fn seal_message(
+        &self,
+        channel: &str,
+        recipient: &str,
+        body: &str,
+    ) -> Result<String, Error> {
+        self.seal(OUTBOX_BODIES, &message_context(channel, recipient), body)
+    }
+
+    /// Opens what [`SecretKey::seal_message`] sealed for the same channel and recipient.
+    pub fn open_message(
+        &self,
+        channel: &str,
+        recipient: &str,
+        sealed: &str,
+    ) -> Result<String, Error> {
+        self.open(OUTBOX_BODIES, &message_context(channel, recipient), sealed)
+    }
+}
+
+/// The purpose under which outbox bodies are sealed.
+const OUTBOX_BODIES: &str = "outbox bodies";
+
+fn message_context(channel: &str, recipient: &str) -> Vec<u8> {
+    [channel.as_bytes(), b"\n", recipient.as_bytes()].concat()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,7 +216,7 @@ impl Gatehouse {
         })
         .await?;
         if let Some(code) = &code {
-            tx.enqueue(confirm_code(&user, kind, &address, code))
+            self.queue(&tx, confirm_code(&user, kind, &address, code))
                 .await?;
         }
         tx.append_audit(audit::by_self(
@@ -287,7 +287,7 @@ impl Gatehouse {
             .others_told(&user, Some(method.id), "A verification method was added to")
             .await?
         {
-            tx.enqueue(notice).await?;
+            self.queue(&tx, notice).await?;
         }
         tx.append_audit(audit::by_self(
             &user,
@@ -345,7 +345,7 @@ impl Gatehouse {
             return Err(Error::NotFound("no such method".to_owned()));
         }
         for notice in notices {
-            tx.enqueue(notice).await?;
+            self.queue(&tx, notice).await?;
         }
         tx.append_audit(audit::by_self(
             &user,
@@ -394,12 +394,15 @@ impl Gatehouse {
         let target = self.find_user(actor, key).await?;
         let (tx, user, _) = self.target_tx(actor, "method.clear", target.id).await?;
         let cleared = tx.delete_methods(user.id).await?;
-        tx.enqueue(notice(
-            &user,
-            MethodKind::Email,
-            &super::notices::recipient(&user),
-            "Your verification methods were cleared by an administrator from",
-        ))
+        self.queue(
+            &tx,
+            notice(
+                &user,
+                MethodKind::Email,
+                &super::notices::recipient(&user),
+                "Your verification methods were cleared by an administrator from",
+            ),
+        )
         .await?;
         tx.append_audit(audit::event(
             actor.tenant_id,

@@ -43,7 +43,8 @@ impl Gatehouse {
                             !u.password_never_expires && u.state == UserState::Active.as_str()
                         })
                     {
-                        tx.enqueue(reminder(&user, credential.set_at + age)).await?;
+                        self.queue(&tx, reminder(&user, credential.set_at + age))
+                            .await?;
                         queued += 1;
                     }
                     tx.commit().await?;

@@ -167,7 +167,7 @@ impl Gatehouse {
         };
         if notify {
             for admin in &admins {
-                tx.enqueue(help_wanted(admin, &user, message, request_id))
+                self.queue(&tx, help_wanted(admin, &user, message, request_id))
                     .await?;
             }
         }

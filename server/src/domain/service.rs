@@ -71,6 +71,24 @@ impl Gatehouse {
         }
     }
 
+    /// Queues a message in `tx`, delivered once `tx` commits. Its body is sealed under the
+    /// server's key (bound to channel and recipient), so a copy of the database holds no code
+    /// from a message not yet sent; the dispatcher opens it.
+    pub(super) async fn queue(&self, tx: &Tx, mut message: store::NewMessage) -> Result<(), Error> {
+        message.body = self.settings.secret_key.seal_message(
+            message.channel,
+            &message.recipient,
+            &message.body,
+        )?;
+        tx.enqueue(message).await?;
+        Ok(())
+    }
+
+    /// The server's secret key, for the dispatcher that opens sealed message bodies.
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.settings.secret_key
+    }
+
     /// The store, for health checks.
     pub fn store(&self) -> &Store {
         &self.store
@@ -113,6 +131,23 @@ impl Gatehouse {
         let policy = PasswordPolicy::default();
         let now = store::now();
         let tx = self.store.write().await?;
+        if let Some(by) = by {
+            // Again under the creator's tenant lock: a role revoked since the request began
+            // (revocations take that lock too) counts.
+            tx.lock_tenant(by.tenant_id).await?;
+            let (user, service) = match &by.principal {
+                Principal::User(id) => (Some(*id), None),
+                Principal::Service(name) => (None, Some(name.as_str())),
+            };
+            if !tx
+                .holds_role(by.tenant_id, user, service, Role::GlobalAdmin.as_str())
+                .await?
+            {
+                return Err(Error::PermissionDenied(
+                    "only a global admin of the default tenant manages tenants".to_owned(),
+                ));
+            }
+        }
         let actor = by.map_or_else(|| "system".to_owned(), |a| a.principal.to_string());
         let service = by.and_then(|a| a.service.clone());
         let tenant =

@@ -412,10 +412,10 @@ impl Gatehouse {
             .await?;
         let revoked = tx.revoke_user_sessions(user.id, now).await?;
         tx.unlock(user.id, now).await?;
-        tx.enqueue(super::notices::password_changed(
-            &locked,
-            "with an invitation code",
-        ))
+        self.queue(
+            &tx,
+            super::notices::password_changed(&locked, "with an invitation code"),
+        )
         .await?;
         tx.append_audit(audit::by_self(
             &user,

@@ -420,7 +420,7 @@ impl Gatehouse {
             used_at: None,
         })
         .await?;
-        tx.enqueue(super::notices::invitation(&user, &code, expires_at))
+        self.queue(&tx, super::notices::invitation(&user, &code, expires_at))
             .await?;
         tx.append_audit(audit::event(
             actor.tenant_id,

@@ -14,6 +14,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 use uuid::Uuid;
 
+use crate::domain::SecretKey;
 use crate::store::{OutboxRow, Store};
 
 /// How long a claim lasts before another server may take the message: longer than one
@@ -193,8 +194,9 @@ impl Transport {
     }
 }
 
-/// Sends the outbox until the task is dropped.
-pub async fn run_dispatcher(store: Store, transports: Transports, poll: Duration) {
+/// Sends the outbox until the task is dropped. Bodies are stored sealed under the server's
+/// key; `key` opens them just before delivery.
+pub async fn run_dispatcher(store: Store, transports: Transports, key: SecretKey, poll: Duration) {
     let worker = Uuid::new_v4().to_string();
     let channels = transports.channels();
     loop {
@@ -219,7 +221,11 @@ pub async fn run_dispatcher(store: Store, transports: Transports, poll: Duration
         for message in batch {
             let id = message.id;
             let attempts = message.attempts;
-            match deliver(&transports, message).await {
+            let delivered = match open(&key, message) {
+                Ok(message) => deliver(&transports, message).await,
+                Err(error) => Err(error),
+            };
+            match delivered {
                 Ok(()) => {
                     if let Err(e) = store.message_sent(id, &worker, crate::store::now()).await {
                         tracing::error!(error = %e, message = %id, "sent, but could not mark the message sent");
@@ -240,6 +246,17 @@ pub async fn run_dispatcher(store: Store, transports: Transports, poll: Duration
             }
         }
     }
+}
+
+/// The message with its body opened.
+fn open(key: &SecretKey, mut message: OutboxRow) -> Result<OutboxRow, String> {
+    message.body = key
+        .open_message(&message.channel, &message.recipient, &message.body)
+        .map_err(|e| match e {
+            crate::domain::Error::Internal(inner) => inner.to_string(),
+            other => other.to_string(),
+        })?;
+    Ok(message)
 }
 
 async fn deliver(transports: &Transports, message: OutboxRow) -> Result<(), String> {

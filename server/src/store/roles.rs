@@ -95,15 +95,15 @@ impl Tx {
         service: Option<&str>,
         role: &str,
     ) -> StoreResult<bool> {
-        let mut delete = role_assignment::Entity::delete_many()
-            .filter(role_assignment::Column::TenantId.eq(tenant_id))
-            .filter(role_assignment::Column::Role.eq(role));
-        delete = match (user_id, service) {
-            (Some(id), _) => delete.filter(role_assignment::Column::UserId.eq(id)),
-            (None, Some(name)) => delete.filter(role_assignment::Column::Service.eq(name)),
-            (None, None) => return Ok(false),
+        let Some(assignment) = assignment(tenant_id, user_id, service, role) else {
+            return Ok(false);
         };
-        Ok(delete.exec(self.conn()).await?.rows_affected > 0)
+        Ok(role_assignment::Entity::delete_many()
+            .filter(assignment)
+            .exec(self.conn())
+            .await?
+            .rows_affected
+            > 0)
     }
 
     /// How many users (not services) hold a role in the tenant, seen from inside this
@@ -117,6 +117,25 @@ impl Tx {
             .await?)
     }
 
+    /// Whether a user (or, with `user_id` `None`, the service) holds `role` in the tenant,
+    /// seen from inside this transaction.
+    pub async fn holds_role(
+        &self,
+        tenant_id: Uuid,
+        user_id: Option<Uuid>,
+        service: Option<&str>,
+        role: &str,
+    ) -> StoreResult<bool> {
+        let Some(assignment) = assignment(tenant_id, user_id, service, role) else {
+            return Ok(false);
+        };
+        Ok(role_assignment::Entity::find()
+            .filter(assignment)
+            .count(self.conn())
+            .await?
+            > 0)
+    }
+
     /// The roles of one user, seen from inside this transaction.
     pub async fn roles_of_user(&self, tenant_id: Uuid, user_id: Uuid) -> StoreResult<Vec<RoleRow>> {
         Ok(role_assignment::Entity::find()
@@ -125,4 +144,25 @@ impl Tx {
             .all(self.conn())
             .await?)
     }
+}
+
+/// The assignment of `role` in the tenant to a user, or (with `user_id` `None`) to the service;
+/// `None` when neither is named.
+fn assignment(
+    tenant_id: Uuid,
+    user_id: Option<Uuid>,
+    service: Option<&str>,
+    role: &str,
+) -> Option<sea_orm::Condition> {
+    let holder = match (user_id, service) {
+        (Some(id), _) => role_assignment::Column::UserId.eq(id),
+        (None, Some(name)) => role_assignment::Column::Service.eq(name),
+        (None, None) => return None,
+    };
+    Some(
+        sea_orm::Condition::all()
+            .add(role_assignment::Column::TenantId.eq(tenant_id))
+            .add(role_assignment::Column::Role.eq(role))
+            .add(holder),
+    )
 }
