@@ -54,6 +54,10 @@ pub struct Config {
     /// wrong-password fingerprints and seals authenticator secrets. Default
     /// `<data_dir>/secret.key`; generated there in dev mode, required otherwise.
     pub secret_key_file: Option<PathBuf>,
+    /// During a key rotation: the file of the key `secret_key_file` replaces. Codes and sealed
+    /// values made with it are still accepted, and sealed values are moved to the new key at
+    /// start-up. Unset otherwise.
+    pub secret_key_previous_file: Option<PathBuf>,
     /// Argon2id memory cost in KiB.
     pub argon2_memory_kib: u32,
     /// Argon2id iterations.
@@ -140,6 +144,7 @@ impl Default for Config {
             tls_key: None,
             tls_handshake_timeout_secs: 10,
             secret_key_file: None,
+            secret_key_previous_file: None,
             argon2_memory_kib: 19456,
             argon2_iterations: 2,
             argon2_parallelism: 1,
@@ -229,6 +234,7 @@ impl Config {
             "tls_key",
             "tls_handshake_timeout_secs",
             "secret_key_file",
+            "secret_key_previous_file",
             "argon2_memory_kib",
             "argon2_iterations",
             "argon2_parallelism",

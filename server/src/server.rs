@@ -106,12 +106,37 @@ async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
         },
     );
     bootstrap(config, &core).await?;
+    let resealed = core
+        .reseal_secrets()
+        .await
+        .context("while sealing secrets again under the new key")?;
+    if resealed > 0 {
+        tracing::info!(resealed, "sealed values moved to the current secret key");
+    }
     lock.release().await?;
     Ok((store, core))
 }
 
-/// The server's secret key from `secret_key_file`; in dev mode generated there when missing.
+/// The server's secret key from `secret_key_file` (in dev mode generated there when missing),
+/// with the key it replaces from `secret_key_previous_file` during a rotation.
 fn secret_key(config: &Config) -> anyhow::Result<SecretKey> {
+    let key = current_secret_key(config)?;
+    let Some(path) = &config.secret_key_previous_file else {
+        return Ok(key);
+    };
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read secret_key_previous_file {}", path.display()))?;
+    let previous =
+        SecretKey::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    if previous.to_hex() == key.to_hex() {
+        anyhow::bail!(
+            "secret_key_previous_file holds the same key as secret_key_file: a rotation needs a new key (gatehouse gen-key --out FILE)"
+        );
+    }
+    Ok(key.with_previous(&previous))
+}
+
+fn current_secret_key(config: &Config) -> anyhow::Result<SecretKey> {
     let path = config.secret_key_file();
     match std::fs::read_to_string(&path) {
         Ok(text) => {

@@ -15,6 +15,7 @@ backend_tests!(
     a_database_copy_holds_no_code_and_no_authenticator_secret,
     a_message_waiting_for_the_mail_server_is_sealed_in_the_outbox,
     outside_dev_mode_the_server_needs_its_key_file,
+    a_key_rotation_keeps_codes_and_authenticators_working,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -237,6 +238,111 @@ async fn outside_dev_mode_the_server_needs_its_key_file(backend: Backend) {
     // The key put back, the server starts as before.
     std::fs::write(&key_file, key).expect("write");
     let server = TestServer::run(config).await;
+    server.stop().await;
+    drop(dir);
+}
+
+async fn a_key_rotation_keeps_codes_and_authenticators_working(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let mut server = TestServer::start_with(backend, |config| sink.configure(config)).await;
+    let admin = server.admin().await;
+    let (rue, _) = server
+        .user_with_roles(&admin, "rue@contoso.example", &[])
+        .await;
+    let app = rue
+        .self_service()
+        .add_verification_method(pb::AddVerificationMethodRequest {
+            kind: pb::VerificationMethodKind::Authenticator as i32,
+            current_password: USER_PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("add app")
+        .into_inner();
+    let totp = totp_rs::Totp::from_url(&app.otpauth_uri).expect("uri");
+    rue.self_service()
+        .confirm_verification_method(pb::ConfirmVerificationMethodRequest {
+            method_id: app.method_id.clone(),
+            code: totp.generate_current().to_string(),
+        })
+        .await
+        .expect("confirm");
+    // An invitation made under the old key, not used yet.
+    server
+        .user_with_roles(&admin, "sol@contoso.example", &[])
+        .await;
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(username("sol@contoso.example")),
+            delivery: pb::ResetDelivery::Invitation as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("invite");
+    let invitation = sink
+        .wait_for_match(0, WAIT, |m| m.data.contains("Choose your new password"))
+        .await
+        .indented_line()
+        .expect("code");
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let sealed_before = verification_method::Entity::find()
+        .all(&db)
+        .await
+        .expect("methods")[0]
+        .address
+        .clone();
+
+    // Rotate: a new key in secret_key_file, the old one as secret_key_previous_file.
+    let dir = server.take_dir().expect("dir");
+    let mut config = server.config.clone();
+    server.stop().await;
+    let key_file = config.secret_key_file();
+    let old_file = dir.path().join("secret.key.old");
+    std::fs::rename(&key_file, &old_file).expect("keep the old key");
+    gatehouse::write_new_key(&key_file).expect("a new key");
+    config.secret_key_previous_file = Some(old_file);
+    let server = TestServer::run(config.clone()).await;
+    let sealed_after = verification_method::Entity::find()
+        .all(&db)
+        .await
+        .expect("methods")[0]
+        .address
+        .clone();
+    assert!(sealed_after.starts_with("v1:"));
+    assert_ne!(
+        sealed_after, sealed_before,
+        "sealed again under the new key at start-up"
+    );
+    // A code made under the old key still works during the rotation.
+    server
+        .client()
+        .await
+        .self_service()
+        .complete_password_reset(pb::CompletePasswordResetRequest {
+            username: "sol@contoso.example".into(),
+            code: invitation,
+            new_password: "a passphrase chosen after the rotation".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the old invitation completes");
+    server.stop().await;
+
+    // The rotation done, the old key goes: the authenticator still proves a reset.
+    config.secret_key_previous_file = None;
+    let server = TestServer::run(config).await;
+    let flow = server.start_reset("rue@contoso.example").await;
+    // The next time step (accepted with one step of skew): the confirmation used this one.
+    let now = u64::try_from(chrono::Utc::now().timestamp()).expect("time");
+    let next = totp.generate(now + totp.ttl()).to_string();
+    let proved = server
+        .verify_reset_code(&flow, &next)
+        .await
+        .expect("the authenticator works under the new key alone");
+    assert_eq!(proved.methods_proved, 1);
     server.stop().await;
     drop(dir);
 }

@@ -207,7 +207,7 @@ impl Gatehouse {
         }
         let now = store::now();
         let mut step = None;
-        let proved = if flow.code_hash.as_deref() == Some(self.code_digest(code).as_str())
+        let proved = if self.code_matches(flow.code_hash.as_deref(), code)
             && flow.code_expires_at.is_some_and(|at| at > now)
         {
             flow.code_method_id

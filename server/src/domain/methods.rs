@@ -273,7 +273,7 @@ impl Gatehouse {
             // evaluate at most `max` codes.
             if method.code_expires_at.is_none_or(|at| at <= now)
                 || !self.store.spend_method_try(method.id, max).await?
-                || method.code_hash.as_deref() != Some(self.code_digest(code).as_str())
+                || !self.code_matches(method.code_hash.as_deref(), code)
             {
                 return Err(invalid());
             }
@@ -472,9 +472,61 @@ impl Gatehouse {
         totp(secret.expose(), account)
     }
 
+    /// During a key rotation: seals again under the current key every authenticator secret
+    /// and unsent message body still under the previous one; returns how many. A value that
+    /// opens with neither key is logged and left alone.
+    pub async fn reseal_secrets(&self) -> Result<u64, Error> {
+        let key = &self.settings.secret_key;
+        if !key.rotating() {
+            return Ok(0);
+        }
+        let mut resealed = 0;
+        for method in self.store.authenticator_methods().await? {
+            match key.reseal(AUTHENTICATOR_SECRETS, method.id.as_bytes(), &method.address) {
+                Ok(Some(new)) => {
+                    if self
+                        .store
+                        .replace_method_secret(method.id, &method.address, &new)
+                        .await?
+                    {
+                        resealed += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(method = %method.id, error = %e, "an authenticator secret opens with neither key")
+                }
+            }
+        }
+        for message in self.store.unsent_messages().await? {
+            match key.reseal_message(&message.channel, &message.recipient, &message.body) {
+                Ok(Some(new)) => {
+                    if self
+                        .store
+                        .replace_body(message.id, &message.body, &new)
+                        .await?
+                    {
+                        resealed += 1;
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(message = %message.id, error = %e, "a message body opens with neither key")
+                }
+            }
+        }
+        Ok(resealed)
+    }
+
     /// The stored form of a one-time code: keyed with the server's secret key.
     pub(super) fn code_digest(&self, code: &Password) -> String {
         self.settings.secret_key.code_digest(code)
+    }
+
+    /// Whether a stored digest is that of `code` (under the current key, or during a
+    /// rotation the previous one).
+    pub(super) fn code_matches(&self, stored: Option<&str>, code: &Password) -> bool {
+        self.settings.secret_key.code_matches(stored, code)
     }
 
     /// The key of a send counter: a MAC of the counter's kind and subject (an address, a

@@ -371,7 +371,7 @@ impl Gatehouse {
         else {
             return Err(invalid());
         };
-        if stored.code_hash != self.code_digest(code) {
+        if !self.code_matches(Some(&stored.code_hash), code) {
             self.store.spend_code_try(stored.id).await?;
             self.audit_failed_sign_in(
                 Some(user.tenant_id),

@@ -21,6 +21,26 @@ impl Store {
             .await?)
     }
 
+    /// Every authenticator method, of every tenant (for sealing their secrets again after a
+    /// key rotation).
+    pub async fn authenticator_methods(&self) -> StoreResult<Vec<MethodRow>> {
+        Ok(verification_method::Entity::find()
+            .filter(verification_method::Column::Kind.eq("authenticator"))
+            .all(self.conn())
+            .await?)
+    }
+
+    /// Replaces a method's stored secret, only if it is still `old`; false otherwise.
+    pub async fn replace_method_secret(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
+        let result = verification_method::Entity::update_many()
+            .col_expr(verification_method::Column::Address, Expr::value(new))
+            .filter(verification_method::Column::Id.eq(id))
+            .filter(verification_method::Column::Address.eq(old))
+            .exec(self.conn())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Counts a wrong confirmation code against a method atomically; false when no tries
     /// were left.
     pub async fn spend_method_try(&self, id: Uuid, max: i32) -> StoreResult<bool> {

@@ -105,6 +105,26 @@ impl Store {
         Ok(due)
     }
 
+    /// Messages not sent yet (for sealing their bodies again after a key rotation).
+    pub async fn unsent_messages(&self) -> StoreResult<Vec<OutboxRow>> {
+        Ok(outbox_message::Entity::find()
+            .filter(outbox_message::Column::SentAt.is_null())
+            .all(self.conn())
+            .await?)
+    }
+
+    /// Replaces an unsent message's body, only if it is still `old`; false otherwise.
+    pub async fn replace_body(&self, id: Uuid, old: &str, new: &str) -> StoreResult<bool> {
+        let result = outbox_message::Entity::update_many()
+            .col_expr(outbox_message::Column::Body, Expr::value(new))
+            .filter(outbox_message::Column::Id.eq(id))
+            .filter(outbox_message::Column::SentAt.is_null())
+            .filter(outbox_message::Column::Body.eq(old))
+            .exec(self.conn())
+            .await?;
+        Ok(result.rows_affected == 1)
+    }
+
     /// Marks a claimed message sent and forgets its body (it may hold a code).
     pub async fn message_sent(&self, id: Uuid, worker: &str, at: DateTime<Utc>) -> StoreResult<()> {
         let result = outbox_message::Entity::update_many()
