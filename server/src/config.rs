@@ -14,8 +14,8 @@ use crate::store::DatabaseUrl;
 pub const ENV_PREFIX: &str = "GATEHOUSE_";
 
 /// `GATEHOUSE_*` variables that are not server settings: the server's `--config`, the
-/// `gatehouse-admin` CLI's connection settings, and the test scripts' binaries (`test_*`
-/// names are the test harness's too).
+/// `gatehouse-admin` CLI's connection settings, the client examples' sign-in, and the test
+/// scripts' binaries (`test_*` names are the test harness's too).
 const OTHER_TOOLS: &[&str] = &[
     "config",
     "admin_config",
@@ -25,6 +25,8 @@ const OTHER_TOOLS: &[&str] = &[
     "client_key",
     "server_name",
     "tenant",
+    "username",
+    "password",
     "bin",
     "admin_bin",
 ];
