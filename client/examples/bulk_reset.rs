@@ -2,8 +2,11 @@
 //! prints each result as it arrives, then the totals.
 //!
 //! ```sh
-//! cargo run -p gatehouse-client --example bulk_reset -- [--dry-run] USER...
+//! cargo run -p gatehouse-client --example bulk_reset -- [--dry-run] [--key KEY] USER...
 //! ```
+//!
+//! The run's idempotency key is printed first; when the run is cut short, the same command
+//! with `--key KEY` finishes it and resets nobody twice.
 //!
 //! The administrator signs in as `GATEHOUSE_USERNAME` (default `admin@gatehouse.example`)
 //! with the password in `GATEHOUSE_PASSWORD` (or the first line of standard input). The
@@ -12,7 +15,7 @@
 
 use std::error::Error;
 
-use gatehouse_client::{BulkEvent, ClientBuilder, pb};
+use gatehouse_client::{BulkEvent, Client, ClientBuilder, pb};
 
 #[tokio::main]
 async fn main() {
@@ -24,16 +27,20 @@ async fn main() {
 }
 
 async fn run() -> Result<(), Box<dyn Error>> {
+    const USAGE: &str = "usage: bulk_reset [--dry-run] [--key KEY] USER...";
     let mut dry_run = false;
+    let mut key = None;
     let mut users = Vec::new();
-    for arg in std::env::args().skip(1) {
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
         match arg.as_str() {
             "--dry-run" => dry_run = true,
+            "--key" => key = Some(args.next().ok_or(USAGE)?),
             _ => users.push(pb::UserRef::from_name_or_id(&arg)),
         }
     }
     if users.is_empty() {
-        return Err("usage: bulk_reset [--dry-run] USER...".into());
+        return Err(USAGE.into());
     }
     let env = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
     let admin = env("GATEHOUSE_USERNAME", "admin@gatehouse.example");
@@ -60,18 +67,40 @@ async fn run() -> Result<(), Box<dyn Error>> {
     let admin = client.with_session_token(&signed_in.token);
 
     // A key of our own: if the stream is cut, running the same request with the same key
-    // continues where it stopped and resets nobody twice.
-    let key = format!(
-        "bulk-example-{}",
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_millis()
-    );
+    // continues where it stopped and resets nobody twice. Printed first, so that whatever
+    // cuts the run short, the key to finish it is known.
+    let key = match key {
+        Some(key) => key,
+        None => format!(
+            "bulk-example-{}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis()
+        ),
+    };
+    eprintln!("idempotency key: {key}");
+    let outcome = reset(&admin, users, dry_run, &key).await;
+    // The session ends whatever happened.
+    let signed_out = admin.sign_out().await;
+    if outcome.is_err() {
+        eprintln!("run again with --key {key} to finish; nobody is reset twice");
+    }
+    outcome?;
+    signed_out?;
+    Ok(())
+}
+
+async fn reset(
+    admin: &Client,
+    users: Vec<pb::UserRef>,
+    dry_run: bool,
+    key: &str,
+) -> Result<(), Box<dyn Error>> {
     let mut results = admin
         .bulk_reset(pb::BulkResetPasswordsRequest {
             users,
             dry_run,
-            idempotency_key: key,
+            idempotency_key: key.to_owned(),
             ..Default::default()
         })
         .await?;

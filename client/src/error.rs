@@ -26,6 +26,9 @@ pub struct CallError {
     message: String,
     violations: Vec<FieldViolation>,
     never_sent: bool,
+    /// What the transport said underneath, when the call failed before or outside the server
+    /// (`Connection refused`, a certificate the CA did not sign…).
+    causes: Vec<String>,
 }
 
 impl CallError {
@@ -36,6 +39,7 @@ impl CallError {
             message: message.into(),
             violations: Vec::new(),
             never_sent: false,
+            causes: Vec::new(),
         }
     }
 
@@ -58,6 +62,7 @@ impl CallError {
             message: status.message().to_owned(),
             violations,
             never_sent: crate::retry::never_sent(status),
+            causes: causes(std::error::Error::source(status), status.message()),
         }
     }
 
@@ -69,6 +74,13 @@ impl CallError {
     /// The server's message (or the transport's, when the call never reached the server).
     pub fn message(&self) -> &str {
         &self.message
+    }
+
+    /// The transport's reasons under [`CallError::message`], outermost first, when the call
+    /// failed in the transport (no connection, a TLS failure, a lost peer); empty for an
+    /// answer of the server.
+    pub fn causes(&self) -> &[String] {
+        &self.causes
     }
 
     /// The fields the request broke (empty unless the code is `INVALID_ARGUMENT`).
@@ -107,6 +119,9 @@ impl fmt::Display for CallError {
         } else {
             write!(f, "{what}: {}", self.message)?;
         }
+        for cause in &self.causes {
+            write!(f, ": {cause}")?;
+        }
         // Servers often repeat the violations in the message already; say them once.
         let repeated = self
             .violations
@@ -127,6 +142,29 @@ impl fmt::Display for CallError {
 }
 
 impl std::error::Error for CallError {}
+
+/// The messages of `source` and the errors under it, leaving out those that say nothing new:
+/// wrappers that repeat their cause's message, or repeat `said` (what the caller already
+/// prints), and tonic's bare "transport error".
+pub(crate) fn causes(
+    source: Option<&(dyn std::error::Error + 'static)>,
+    said: &str,
+) -> Vec<String> {
+    let mut causes: Vec<String> = Vec::new();
+    let mut next = source;
+    while let Some(error) = next {
+        let text = error.to_string();
+        let known = text.is_empty()
+            || text == "transport error"
+            || said.contains(&text)
+            || causes.iter().any(|c| c.contains(&text));
+        if !known {
+            causes.push(text);
+        }
+        next = error.source();
+    }
+    causes
+}
 
 /// The code as a person would say it.
 pub fn code_phrase(code: Code) -> &'static str {

@@ -37,6 +37,7 @@
 mod calls;
 mod error;
 mod flows;
+mod redact;
 pub mod retry;
 mod secret;
 
@@ -76,13 +77,31 @@ pub enum ConnectError {
     /// Something required was not given.
     #[error("{0}")]
     Missing(&'static str),
-    /// The endpoint or TLS settings are invalid, or the server cannot be reached.
-    #[error("cannot connect: {0}")]
-    Transport(#[from] tonic::transport::Error),
+    /// The endpoint or TLS settings are invalid, or the server cannot be reached. The message
+    /// names each cause (`tcp connect error: Connection refused`, `invalid peer certificate:
+    /// UnknownIssuer`, …), so the error has no separate source.
+    #[error("cannot connect: {}", transport_text(.0))]
+    Transport(tonic::transport::Error),
 }
 
-/// Builds an mTLS connection to a Gatehouse server.
-#[derive(Clone, Debug)]
+impl From<tonic::transport::Error> for ConnectError {
+    fn from(error: tonic::transport::Error) -> ConnectError {
+        ConnectError::Transport(error)
+    }
+}
+
+fn transport_text(error: &tonic::transport::Error) -> String {
+    let causes = error::causes(std::error::Error::source(error), "");
+    if causes.is_empty() {
+        error.to_string()
+    } else {
+        causes.join(": ")
+    }
+}
+
+/// Builds an mTLS connection to a Gatehouse server. Its `Debug` says whether a CA and an
+/// identity are set, never what they hold (the identity carries the private key).
+#[derive(Clone)]
 pub struct ClientBuilder {
     endpoint: String,
     ca_pem: Option<Vec<u8>>,
@@ -90,7 +109,31 @@ pub struct ClientBuilder {
     domain: Option<String>,
     connect_timeout: Duration,
     request_timeout: Option<Duration>,
+    keep_alive: Option<KeepAlive>,
     retry: RetryPolicy,
+}
+
+/// HTTP/2 pings on an open connection; see [`ClientBuilder::keep_alive`].
+#[derive(Clone, Copy, Debug)]
+struct KeepAlive {
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let set = |v: bool| if v { "<set>" } else { "<not set>" };
+        f.debug_struct("ClientBuilder")
+            .field("endpoint", &self.endpoint)
+            .field("ca", &set(self.ca_pem.is_some()))
+            .field("identity", &set(self.identity.is_some()))
+            .field("domain", &self.domain)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("request_timeout", &self.request_timeout)
+            .field("keep_alive", &self.keep_alive)
+            .field("retry", &self.retry)
+            .finish()
+    }
 }
 
 impl ClientBuilder {
@@ -103,6 +146,7 @@ impl ClientBuilder {
             domain: None,
             connect_timeout: Duration::from_secs(10),
             request_timeout: None,
+            keep_alive: None,
             retry: RetryPolicy::default(),
         }
     }
@@ -149,9 +193,20 @@ impl ClientBuilder {
         self
     }
 
-    /// A deadline for every call.
+    /// A deadline for every call: for a unary call, until its answer; for a streamed one
+    /// (`BulkResetPasswords`), until the stream opens (a long stream is watched by
+    /// [`ClientBuilder::keep_alive`] instead).
     pub fn request_timeout(mut self, timeout: Duration) -> Self {
         self.request_timeout = Some(timeout);
+        self
+    }
+
+    /// Sends an HTTP/2 ping every `interval`, even between calls, and drops the connection
+    /// when one is not answered within `timeout`: calls on it then fail `UNAVAILABLE` instead
+    /// of waiting forever for a peer that vanished (a server that lost power, a network that
+    /// dropped its state). Off by default.
+    pub fn keep_alive(mut self, interval: Duration, timeout: Duration) -> Self {
+        self.keep_alive = Some(KeepAlive { interval, timeout });
         self
     }
 
@@ -202,6 +257,12 @@ impl ClientBuilder {
             .tcp_nodelay(true);
         if let Some(timeout) = self.request_timeout {
             endpoint = endpoint.timeout(timeout);
+        }
+        if let Some(keep_alive) = self.keep_alive {
+            endpoint = endpoint
+                .http2_keep_alive_interval(keep_alive.interval)
+                .keep_alive_timeout(keep_alive.timeout)
+                .keep_alive_while_idle(true);
         }
         Ok(endpoint)
     }
@@ -324,5 +385,47 @@ impl Client {
                 })
                 .transpose(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builder_debug_names_the_endpoint_and_never_prints_the_key() {
+        let builder = ClientBuilder::new("https://gatehouse.internal:50051")
+            .ca_pem("-----BEGIN CERTIFICATE-----\nCA-BYTES\n")
+            .identity_pem(
+                "-----BEGIN CERTIFICATE-----\nCERT-BYTES\n",
+                "-----BEGIN PRIVATE KEY-----\nKEY-BYTES\n",
+            );
+        let printed = format!("{builder:?}");
+        assert!(
+            printed.contains("https://gatehouse.internal:50051"),
+            "{printed}"
+        );
+        assert!(printed.contains("identity: \"<set>\""), "{printed}");
+        for secret in ["KEY-BYTES", "PRIVATE", "CERT-BYTES", "CA-BYTES", "45, 45"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        let bare = format!("{:?}", ClientBuilder::new("https://127.0.0.1:50051"));
+        assert!(bare.contains("identity: \"<not set>\""), "{bare}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_why() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        drop(listener);
+        let error = ClientBuilder::new(format!("https://{addr}"))
+            .ca_pem("")
+            .connect_timeout(Duration::from_secs(5))
+            .connect()
+            .await
+            .expect_err("nothing listens");
+        let text = error.to_string();
+        assert!(text.starts_with("cannot connect: "), "{text}");
+        assert!(text.contains("refused"), "{text}");
     }
 }

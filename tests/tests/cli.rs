@@ -22,6 +22,9 @@ backend_tests!(
     a_user_without_a_role_is_denied_with_exit_3,
     tenants_create_prints_a_one_time_password_that_signs_in_and_list_shows_them,
     users_unlock_revoke_sessions_and_methods_act_on_a_real_user,
+    a_damaged_session_file_does_not_block_login_or_logout,
+    a_help_request_with_terminal_escapes_is_listed_escaped,
+    a_server_certificate_the_ca_did_not_sign_is_named_in_the_error,
 );
 
 /// The binary `scripts/test` built.
@@ -391,6 +394,18 @@ async fn bulk_reset_of_200_users_writes_a_private_results_file_of_working_passwo
         seen.insert(row[0].clone());
     }
     assert_eq!(seen.len(), 200);
+    // The passwords are in the 0600 file alone; the key is said at the start.
+    for row in &reader {
+        assert!(
+            !run.stdout.contains(&row[2]) && !run.stderr.contains(&row[2]),
+            "a temporary password was printed"
+        );
+    }
+    assert!(
+        run.stderr.starts_with("idempotency key: cli-test-200\n"),
+        "{}",
+        run.stderr
+    );
 
     // Each temporary password works, once, for a change-only session.
     let client = server.client().await;
@@ -815,6 +830,158 @@ async fn users_unlock_revoke_sessions_and_methods_act_on_a_real_user(backend: Ba
     }
 }
 
+async fn a_damaged_session_file_does_not_block_login_or_logout(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+    std::fs::write(shell.session_file(), "token = \"unterminated\n\u{0}garbage").expect("damage");
+
+    // Other commands stop and say which two commands fix it.
+    let stopped = shell.run(&["users", "list"]).await;
+    assert_eq!(stopped.code, 1, "{}", stopped.stderr);
+    assert!(
+        stopped.stderr.contains("is damaged") && stopped.stderr.contains("gatehouse-admin login"),
+        "{}",
+        stopped.stderr
+    );
+
+    // login warns and writes a new session over it.
+    let login = shell
+        .run_with_stdin(
+            &["login", &server.admin_username, "--password-stdin"],
+            &format!("{ADMIN_PASSWORD}\n"),
+        )
+        .await
+        .ok();
+    assert!(
+        login.stderr.contains("warning: the session file"),
+        "{}",
+        login.stderr
+    );
+    assert_eq!(mode(&shell.session_file()), 0o600);
+    shell.run(&["users", "list"]).await.ok();
+
+    // logout removes a damaged file (it holds no token to revoke).
+    std::fs::write(shell.session_file(), "not toml at all [").expect("damage");
+    let logout = shell.run(&["logout"]).await.ok();
+    assert!(logout.stdout.contains("signed out"), "{}", logout.stdout);
+    assert!(!shell.session_file().exists());
+}
+
+async fn a_help_request_with_terminal_escapes_is_listed_escaped(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    server
+        .user_with_roles(&admin, "frank@contoso.example", &[])
+        .await;
+    server
+        .client()
+        .await
+        .calls()
+        .request_admin_help(pb::RequestAdminHelpRequest {
+            username: "frank@contoso.example".to_owned(),
+            message: "locked out\u{1b}[2J\u{1b}]0;pwned\u{7} \u{9b}31m please".to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("ask for help");
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+
+    // The table shows the message with its control characters spelt out, none raw.
+    let table = shell.run(&["requests", "list"]).await.ok();
+    assert!(
+        !table.stdout.chars().any(|c| c.is_control() && c != '\n'),
+        "{:?}",
+        table.stdout
+    );
+    assert!(
+        table
+            .stdout
+            .contains(r"locked out\u{1b}[2J\u{1b}]0;pwned\u{7} \u{9b}31m please"),
+        "{}",
+        table.stdout
+    );
+    // JSON keeps the text as it is, escaped by JSON's own rules.
+    let listed = shell.run(&["--json", "requests", "list"]).await.ok();
+    assert!(!listed.stdout.contains('\u{1b}'));
+    assert_eq!(
+        listed.json()[0]["message"],
+        "locked out\u{1b}[2J\u{1b}]0;pwned\u{7} \u{9b}31m please"
+    );
+}
+
+async fn a_server_certificate_the_ca_did_not_sign_is_named_in_the_error(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let shell = Shell::new(&server);
+    // The client certificate is no CA: the server's certificate cannot be checked with it.
+    let run = shell
+        .run(&["--ca", "gatehouse-data/certs/client.pem", "users", "list"])
+        .await;
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .starts_with("error: cannot list users: server unavailable: ")
+            && run.stderr.to_lowercase().contains("certificate"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("transport error\n"), "{}", run.stderr);
+}
+
+#[tokio::test]
+async fn usage_errors_exit_2_before_any_call() {
+    // Offline: exit 2 also shows that nothing was sent (a call would fail with exit 1).
+    let shell = Shell::offline();
+    let cases: &[(&[&str], &str, &str)] = &[
+        // An empty password would have the server generate one and print it.
+        (
+            &[
+                "passwords",
+                "reset",
+                "bob@contoso.example",
+                "--password-stdin",
+            ],
+            "",
+            "standard input ended before the password",
+        ),
+        (
+            &[
+                "passwords",
+                "reset",
+                "bob@contoso.example",
+                "--password-stdin",
+            ],
+            "\n",
+            "the password on standard input is empty",
+        ),
+        (
+            &["login", "bob@contoso.example", "--password-stdin"],
+            "",
+            "standard input ended before the password",
+        ),
+        (
+            &["login", "bob@contoso.example", "--password-stdin"],
+            "\r\n",
+            "is empty",
+        ),
+        (&["login"], "", "give the username"),
+        (&["policy", "set"], "", "nothing to change"),
+        (
+            &["users", "delete", "bob@contoso.example"],
+            "y\n",
+            "needs --yes when not at a terminal",
+        ),
+    ];
+    for (args, stdin, says) in cases {
+        let run = shell.run_with_stdin(args, stdin).await;
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(says), "{args:?}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+    }
+}
+
 #[tokio::test]
 async fn an_unknown_flag_is_a_usage_error_with_exit_2() {
     let shell = Shell::offline();
@@ -897,6 +1064,21 @@ async fn an_unreadable_user_list_fails_naming_the_file_and_writes_nothing() {
             .contains("people.csv: the first line has no `username` column"),
         "{}",
         no_column.stderr
+    );
+    std::fs::write(
+        shell.path("gaps.csv"),
+        "# leavers\nname,username\nA,a@x.example\nB,\n",
+    )
+    .expect("write");
+    let gaps = shell
+        .run(&["passwords", "bulk-reset", "--from", "gaps.csv", "--dry-run"])
+        .await;
+    assert_eq!(gaps.code, 1);
+    assert!(
+        gaps.stderr
+            .contains("gaps.csv: 1 row(s) have no username (line 4)"),
+        "{}",
+        gaps.stderr
     );
 }
 

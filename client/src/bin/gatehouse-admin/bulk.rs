@@ -5,7 +5,7 @@ use std::io::IsTerminal as _;
 use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 
-use gatehouse_client::{BulkEvent, BulkItem, pb};
+use gatehouse_client::{BulkEvent, BulkItem, Code, pb};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::{Value, json};
 
@@ -24,9 +24,20 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
         Some(path) => Some(ResultsFile::create(path)?),
         None => None,
     };
-    let given_key = args.idempotency_key.is_some();
     let key = args.idempotency_key.clone().unwrap_or_else(new_key);
+    if !args.dry_run {
+        // Said before anything happens, so that a run cut in any way (a kill, a lost
+        // terminal) can be finished with it. The key is no secret: only an administrator
+        // allowed to reset these users can use it.
+        eprintln!("idempotency key: {key}");
+    }
     let progress = progress_bar(names.len() as u64);
+    let mut run = Run {
+        progress: &progress,
+        key: &key,
+        started: false,
+        dry_run: args.dry_run,
+    };
     let mut totals = pb::BulkResetSummary::default();
     let mut printed = Vec::new();
 
@@ -50,15 +61,25 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
             },
             ..Default::default()
         };
-        let stream = client.bulk_reset(request).await;
-        let mut stream = match stream {
+        let mut stream = match client.bulk_reset(request).await {
             Ok(stream) => stream,
             Err(error) => {
-                progress.finish_and_clear();
+                // An answer the server gave at once (denied, invalid) did nothing; a call
+                // lost on its way may have started resetting.
+                run.started |= !error.never_sent()
+                    && matches!(
+                        error.code(),
+                        Code::Unavailable
+                            | Code::DeadlineExceeded
+                            | Code::Cancelled
+                            | Code::Unknown
+                            | Code::Internal
+                    );
                 let failure = context.fail("cannot start the bulk reset", &error);
-                return Err(abandon(results, failure, &key, given_key));
+                return Err(run.abandon(results, failure));
             }
         };
+        run.started = true;
         while let Some(event) = stream.next_event().await {
             match event {
                 Ok(BulkEvent::Item(item)) => {
@@ -68,23 +89,29 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
                         .cloned()
                         .unwrap_or_else(|| strip_ref(&item.user_ref).to_owned());
                     match &mut results {
-                        Some(file) => file.write(&name, &item)?,
+                        Some(file) => {
+                            if let Err(failure) = file.write(&name, &item) {
+                                return Err(run.abandon(results, failure));
+                            }
+                        }
                         None => printed.push((name, item)),
                     }
                     progress.inc(1);
                 }
                 Ok(BulkEvent::Summary(summary)) => add(&mut totals, &summary),
                 Err(error) => {
-                    progress.abandon();
                     let failure = context.fail("the bulk reset was cut short", &error);
-                    return Err(abandon(results, failure, &key, given_key));
+                    return Err(run.abandon(results, failure));
                 }
             }
         }
     }
     progress.finish_and_clear();
     let out = match results {
-        Some(file) => Some(file.finish()?),
+        Some(file) => match file.finish() {
+            Ok(path) => Some(path),
+            Err(failure) => return Err(run.abandon(None, failure)),
+        },
         None => None,
     };
     report(context, &args, &totals, out.as_deref(), &printed, &key);
@@ -101,31 +128,47 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
     Ok(())
 }
 
-/// After a failure: an empty results file is removed; a partial one is kept (it may hold
-/// passwords already given out) and the way to finish is spelt out.
-fn abandon(results: Option<ResultsFile>, failure: Failure, key: &str, given_key: bool) -> Failure {
-    let rows = results.as_ref().map_or(0, |r| r.rows);
-    if let Some(file) = results {
-        let path = file.path.clone();
-        if rows == 0 {
-            drop(file);
-            let _ = std::fs::remove_file(&path);
-        } else if let Err(e) = file.finish() {
-            eprintln!("error: {e}");
-        } else {
-            eprintln!(
-                "{rows} result(s) were written to {} before the failure",
-                path.display()
-            );
+/// What a failure needs to know about the run so far.
+struct Run<'a> {
+    progress: &'a ProgressBar,
+    key: &'a str,
+    /// A call may have reached the server, so some users may be reset already.
+    started: bool,
+    /// Nothing to finish: a dry run changes nobody.
+    dry_run: bool,
+}
+
+impl Run<'_> {
+    /// After a failure (a call refused or cut, a results file that cannot be written): the
+    /// progress bar goes; an empty results file is removed; a partial one is kept (it holds
+    /// passwords already given out); and once a call has started, the way to finish is spelt
+    /// out.
+    fn abandon(&self, results: Option<ResultsFile>, failure: Failure) -> Failure {
+        self.progress.finish_and_clear();
+        if let Some(file) = results {
+            let rows = file.rows;
+            let path = file.path.clone();
+            if rows == 0 {
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+            } else if let Err(e) = file.finish() {
+                eprintln!("error: {e}");
+            } else {
+                eprintln!(
+                    "{rows} result(s) were written to {} before the failure",
+                    path.display()
+                );
+            }
         }
+        if !self.started || self.dry_run {
+            return failure;
+        }
+        failure.with_hint(format!(
+            "run the same command again with --idempotency-key {} (and another --out file) to \
+             finish: users already reset are reported as already_done, nobody is reset twice",
+            self.key
+        ))
     }
-    if rows == 0 && !given_key {
-        return failure;
-    }
-    failure.with_hint(format!(
-        "run the same command again with --idempotency-key {key} (and another --out file) to \
-         finish: users already reset are reported as already_done, nobody is reset twice"
-    ))
 }
 
 fn report(
@@ -298,6 +341,7 @@ impl ResultsFile {
         Ok(results)
     }
 
+    /// One row, handed to the system at once: a run killed after this loses no password.
     fn write(&mut self, name: &str, item: &BulkItem) -> Result<(), Failure> {
         let password = item.temporary_password.as_ref().map_or("", |p| p.expose());
         self.record(&[name, status(item.outcome), password, &item.reason])?;
@@ -306,9 +350,11 @@ impl ResultsFile {
     }
 
     fn record(&mut self, fields: &[&str]) -> Result<(), Failure> {
-        self.writer
-            .write_record(fields)
-            .map_err(|e| Failure::other(format!("cannot write {}: {e}", self.path.display())))
+        let fail = |e: &dyn std::fmt::Display| {
+            Failure::other(format!("cannot write {}: {e}", self.path.display()))
+        };
+        self.writer.write_record(fields).map_err(|e| fail(&e))?;
+        self.writer.flush().map_err(|e| fail(&e))
     }
 
     fn finish(mut self) -> Result<PathBuf, Failure> {
@@ -321,8 +367,8 @@ impl ResultsFile {
     }
 }
 
-/// Usernames (or ids) from a CSV file with a `username` column, or one per line (blank lines
-/// and `#` comments skipped).
+/// Usernames (or ids) from a CSV file with a `username` column, or one per line. Blank lines
+/// and `#` comments are skipped in both.
 fn read_users(path: &Path) -> Result<Vec<String>, Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| {
         Failure::other(format!("cannot read the user list {}: {e}", path.display()))
@@ -330,47 +376,107 @@ fn read_users(path: &Path) -> Result<Vec<String>, Failure> {
     parse_users(&text).map_err(|why| Failure::other(format!("{}: {why}", path.display())))
 }
 
+/// Rows without a username, named by line, at most this many.
+const MISSING_SHOWN: usize = 10;
+
 fn parse_users(text: &str) -> Result<Vec<String>, String> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let Some(first) = text.lines().map(str::trim).find(|l| !l.is_empty()) else {
+    let is_comment = |line: &str| line.trim_start().starts_with('#');
+    let Some(first) = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !is_comment(l))
+    else {
         return Err("names no users".to_owned());
     };
-    let names: Vec<String> = if first.contains(',') || first.eq_ignore_ascii_case("username") {
-        let mut reader = csv::ReaderBuilder::new()
-            .flexible(true)
-            .trim(csv::Trim::All)
-            .from_reader(text.as_bytes());
-        let headers = reader
-            .headers()
-            .map_err(|e| format!("not valid CSV: {e}"))?
-            .clone();
-        let Some(column) = headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case("username"))
-        else {
-            return Err(format!(
-                "the first line has no `username` column (it has: {}); give a CSV with a \
-                 username column, or one username per line",
-                headers.iter().collect::<Vec<_>>().join(", ")
-            ));
-        };
-        let mut names = Vec::new();
-        for record in reader.records() {
-            let record = record.map_err(|e| format!("not valid CSV: {e}"))?;
-            if let Some(name) = record.get(column).filter(|n| !n.is_empty()) {
-                names.push(name.to_owned());
-            }
-        }
-        names
+    let unquoted = first
+        .strip_prefix('"')
+        .and_then(|f| f.strip_suffix('"'))
+        .unwrap_or(first);
+    let names: Vec<String> = if first.contains(',') || unquoted.eq_ignore_ascii_case("username") {
+        // Comment lines become blank lines (which the reader skips), so that byte offsets
+        // and line numbers stay those of the file.
+        let text: String = text
+            .split_inclusive('\n')
+            .map(|line| {
+                if is_comment(line) {
+                    if line.ends_with('\n') { "\n" } else { "" }
+                } else {
+                    line
+                }
+            })
+            .collect();
+        csv_usernames(&text)?
     } else {
         text.lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .filter(|l| !l.is_empty() && !is_comment(l))
             .map(str::to_owned)
             .collect()
     };
     if names.is_empty() {
         return Err("names no users".to_owned());
+    }
+    Ok(names)
+}
+
+/// The `username` column. A row of empty fields (a spreadsheet's blank row) is skipped; a
+/// row with other fields but no username is an error, by line number, so nobody meant to be
+/// reset is silently left out.
+fn csv_usernames(text: &str) -> Result<Vec<String>, String> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(text.as_bytes());
+    let headers = reader
+        .headers()
+        .map_err(|e| format!("not valid CSV: {e}"))?
+        .clone();
+    let Some(column) = headers
+        .iter()
+        .position(|h| h.eq_ignore_ascii_case("username"))
+    else {
+        return Err(format!(
+            "the first line has no `username` column (it has: {}); give a CSV with a \
+             username column, or one username per line",
+            headers.iter().collect::<Vec<_>>().join(", ")
+        ));
+    };
+    let mut names = Vec::new();
+    let mut missing = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| format!("not valid CSV: {e}"))?;
+        match record.get(column).filter(|n| !n.is_empty()) {
+            Some(name) => names.push(name.to_owned()),
+            None if record.iter().all(str::is_empty) => {}
+            None => {
+                // From the byte offset (the reader's own line count skips blank lines), which
+                // is where the blank lines before the row begin.
+                let start = record
+                    .position()
+                    .and_then(|p| usize::try_from(p.byte()).ok())
+                    .unwrap_or(0);
+                let rest = text.get(start..).unwrap_or_default();
+                let row = start + rest.len() - rest.trim_start_matches(['\r', '\n']).len();
+                let before = text.get(..row).unwrap_or_default();
+                missing.push(before.matches('\n').count() + 1);
+            }
+        }
+    }
+    if !missing.is_empty() {
+        let mut lines: Vec<String> = missing
+            .iter()
+            .take(MISSING_SHOWN)
+            .map(usize::to_string)
+            .collect();
+        if missing.len() > MISSING_SHOWN {
+            lines.push(format!("and {} more", missing.len() - MISSING_SHOWN));
+        }
+        return Err(format!(
+            "{} row(s) have no username (line {}); fill them in or remove them",
+            missing.len(),
+            lines.join(", ")
+        ));
     }
     Ok(names)
 }
@@ -399,6 +505,43 @@ mod tests {
     fn a_single_username_header_is_a_csv() {
         let names = parse_users("username\ncarol@x.example\n").expect("parse");
         assert_eq!(names, ["carol@x.example"]);
+    }
+
+    #[test]
+    fn comments_are_skipped_in_a_csv_and_before_its_header() {
+        let names = parse_users(
+            "# exported 2026-11-28\n  # by hr\ndisplay_name,username\n# leavers\nA,a@x.example\n\n  # B left already\nC,c@x.example\n",
+        )
+        .expect("parse");
+        assert_eq!(names, ["a@x.example", "c@x.example"]);
+        let names = parse_users("# one per line\n# alice left\nbob@x.example\n").expect("parse");
+        assert_eq!(names, ["bob@x.example"]);
+    }
+
+    #[test]
+    fn a_quoted_username_header_is_a_csv() {
+        let names = parse_users("\"username\"\n\"carol@x.example\"\n").expect("parse");
+        assert_eq!(names, ["carol@x.example"]);
+        let names = parse_users("\"Username\",\"dept\"\n\"dan@x.example\",it\n").expect("parse");
+        assert_eq!(names, ["dan@x.example"]);
+    }
+
+    #[test]
+    fn rows_without_a_username_fail_by_line_number() {
+        let error = parse_users(
+            "# header next\nname,username\nA,a@x.example\nB,\n# comment\nC\nD,d@x.example\n",
+        )
+        .expect_err("two rows lack a username");
+        assert!(
+            error.starts_with("2 row(s) have no username (line 4, 6)"),
+            "{error}"
+        );
+        let many: String = (0..12).map(|i| format!("N{i},\n")).collect();
+        let error = parse_users(&format!("name,username\n{many}")).expect_err("twelve");
+        assert!(
+            error.contains("line 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, and 2 more"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -13,6 +13,15 @@ use crate::output::Failure;
 const DEFAULT_ENDPOINT: &str = "https://127.0.0.1:50051";
 const DEV_CERTS: &str = "gatehouse-data/certs";
 
+/// How long a call may take before its answer (a bulk reset: before its stream opens).
+/// Generous: `passwords require-change --all` and `audit verify` on a large tenant are slow;
+/// a server that is gone is caught sooner by the pings below.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Pings on the connection, so that a bulk reset whose server vanished fails (and prints
+/// how to resume) instead of waiting forever.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+const KEEP_ALIVE_TIMEOUT: Duration = Duration::from_secs(20);
+
 /// The config file: every key optional.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -93,6 +102,8 @@ impl Connection {
     pub(crate) fn client(&self) -> Result<Client, Failure> {
         let mut builder = ClientBuilder::new(self.endpoint.clone())
             .connect_timeout(Duration::from_secs(10))
+            .request_timeout(REQUEST_TIMEOUT)
+            .keep_alive(KEEP_ALIVE_INTERVAL, KEEP_ALIVE_TIMEOUT)
             .ca_pem_file(&self.ca)
             .and_then(|b| b.identity_pem_files(&self.cert, &self.key))
             .map_err(|e| Failure::connect(&e))?;

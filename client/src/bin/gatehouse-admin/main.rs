@@ -32,9 +32,10 @@ fn main() -> ExitCode {
 }
 
 fn report(failure: Failure) -> ExitCode {
-    eprintln!("error: {failure}");
+    // Messages can quote the server, which can quote what someone else typed.
+    eprintln!("error: {}", output::escape(&failure.to_string()));
     if let Some(hint) = failure.hint() {
-        eprintln!("hint: {hint}");
+        eprintln!("hint: {}", output::escape(hint));
     }
     ExitCode::from(failure.exit_code())
 }

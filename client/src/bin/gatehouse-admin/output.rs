@@ -13,8 +13,10 @@ pub(crate) struct Failure {
     hint: Option<String>,
 }
 
-/// Exit codes (documented in `--help`, README and docs/cli.md). 2 is clap's usage error.
+/// Exit codes (documented in `--help`, README and docs/cli.md). 2 is a usage error, clap's
+/// or ours.
 const OTHER: u8 = 1;
+const USAGE: u8 = 2;
 const DENIED: u8 = 3;
 const NOT_FOUND: u8 = 4;
 
@@ -24,6 +26,15 @@ impl Failure {
         Failure {
             message: message.into(),
             code: OTHER,
+            hint: None,
+        }
+    }
+
+    /// Exit code 2: the command line (or the input it asked for) is wrong; nothing was sent.
+    pub(crate) fn usage(message: impl Into<String>) -> Failure {
+        Failure {
+            message: message.into(),
+            code: USAGE,
             hint: None,
         }
     }
@@ -96,8 +107,10 @@ impl Table {
         }
     }
 
+    /// A row; control characters in the cells are shown escaped (see [`escape`]).
     pub(crate) fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows
+            .push(cells.into_iter().map(|c| escape(&c).into_owned()).collect());
     }
 
     pub(crate) fn print(&self) {
@@ -128,12 +141,33 @@ impl Table {
     }
 }
 
-/// Key/value lines for one record.
+/// Key/value lines for one record, control characters in the values escaped.
 pub(crate) fn print_fields(fields: &[(&str, String)]) {
     let width = fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     for (key, value) in fields {
-        println!("{key:<width$}  {value}");
+        println!("{key:<width$}  {}", escape(value));
     }
+}
+
+/// Text for a terminal: every control character (C0, DEL and C1, so ESC and CSI too) is
+/// written as an escape (`\n`, `\u{1b}`), so a value someone else typed (a help request's
+/// message, a display name) cannot move the cursor, rewrite earlier lines or retitle the
+/// window. A backslash stays as it is.
+pub(crate) fn escape(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut escaped = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => escaped.push_str("\\n"),
+            '\r' => escaped.push_str("\\r"),
+            '\t' => escaped.push_str("\\t"),
+            c if c.is_control() => escaped.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => escaped.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(escaped)
 }
 
 /// Pretty JSON on standard output.
@@ -399,6 +433,30 @@ mod tests {
         assert_eq!(Failure::call("x", &unauthenticated).exit_code(), 3);
         let missing = CallError::from(tonic::Status::not_found("no"));
         assert_eq!(Failure::call("x", &missing).exit_code(), 4);
+    }
+
+    #[test]
+    fn control_characters_are_escaped_and_other_text_is_kept() {
+        assert_eq!(
+            escape("Jane Doe, Zoë 東京 \\ ok"),
+            "Jane Doe, Zoë 東京 \\ ok"
+        );
+        assert_eq!(
+            escape("help\u{1b}[2J\u{1b}]0;owned\u{7}me"),
+            "help\\u{1b}[2J\\u{1b}]0;owned\\u{7}me"
+        );
+        assert_eq!(escape("a\nb\r\tc"), "a\\nb\\r\\tc");
+        // C1 controls (8-bit CSI) and DEL.
+        assert_eq!(escape("x\u{9b}31my\u{7f}"), "x\\u{9b}31my\\u{7f}");
+        let escaped = escape("\u{0}\u{1f}\u{85}");
+        assert!(!escaped.chars().any(char::is_control), "{escaped}");
+    }
+
+    #[test]
+    fn table_cells_hold_no_control_characters() {
+        let mut table = Table::new(&["MESSAGE"]);
+        table.row(vec!["please\u{1b}[1Areset".to_owned()]);
+        assert_eq!(table.rows[0][0], "please\\u{1b}[1Areset");
     }
 
     #[test]

@@ -53,12 +53,18 @@ pub(crate) fn load() -> Result<Option<Saved>, Failure> {
             return Err(Failure::other(format!(
                 "cannot read the session file {}: {e}",
                 path.display()
-            )));
+            ))
+            .with_hint(
+                "sign in again with `gatehouse-admin login` (it replaces the file), or remove \
+                 it with `gatehouse-admin logout`",
+            ));
         }
     };
     toml::from_str(&text).map(Some).map_err(|_| {
-        Failure::other(format!("the session file {} is damaged", path.display()))
-            .with_hint("sign in again with `gatehouse-admin login`")
+        Failure::other(format!("the session file {} is damaged", path.display())).with_hint(
+            "sign in again with `gatehouse-admin login` (it replaces the file), or remove it \
+             with `gatehouse-admin logout`",
+        )
     })
 }
 

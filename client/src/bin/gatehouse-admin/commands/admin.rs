@@ -31,7 +31,7 @@ pub(super) async fn policy(context: &Context, command: PolicyCommand) -> Result<
         PolicyCommand::Set(args) => {
             let update = policy_update(args);
             if update == pb::PasswordPolicyUpdate::default() {
-                return Err(Failure::other(
+                return Err(Failure::usage(
                     "nothing to change: give at least one setting (see `policy set --help`)",
                 ));
             }

@@ -17,25 +17,45 @@ enum Secrets {
 }
 
 impl Secrets {
+    /// One password; none at all (an empty line, or standard input at its end) is a usage
+    /// error, never sent.
     fn read(&mut self, prompt: &str) -> Result<String, Failure> {
-        match self {
+        let password = match self {
             Secrets::Terminal => rpassword::prompt_password(prompt)
-                .map_err(|e| Failure::other(format!("cannot read the password: {e}"))),
+                .map_err(|e| Failure::other(format!("cannot read the password: {e}")))?,
             Secrets::Stdin(lines) => {
                 let mut line = String::new();
                 let read = lines
                     .read_line(&mut line)
                     .map_err(|e| Failure::other(format!("cannot read standard input: {e}")))?;
                 if read == 0 {
-                    return Err(Failure::other(format!(
+                    return Err(Failure::usage(format!(
                         "standard input ended before the {}",
-                        prompt.trim_end_matches([':', ' '])
-                    )));
+                        what(prompt)
+                    ))
+                    .with_hint(STDIN_HINT));
                 }
-                Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+                line.trim_end_matches(['\r', '\n']).to_owned()
             }
+        };
+        if password.is_empty() {
+            let failure =
+                Failure::usage(format!("the {} is empty; nothing was sent", what(prompt)));
+            return Err(match self {
+                Secrets::Terminal => failure,
+                Secrets::Stdin(_) => failure.with_hint(STDIN_HINT),
+            });
         }
+        Ok(password)
     }
+}
+
+const STDIN_HINT: &str = "with --password-stdin, give the password on the first line of \
+                          standard input and, when it must be changed, the new one on the second";
+
+/// `password for bob@contoso.example: ` → `password for bob@contoso.example`.
+fn what(prompt: &str) -> &str {
+    prompt.trim_end_matches([':', ' '])
 }
 
 pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Failure> {
@@ -52,10 +72,14 @@ pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Fail
             std::io::stdin()
                 .read_line(&mut line)
                 .map_err(|e| Failure::other(format!("cannot read the username: {e}")))?;
-            line.trim().to_owned()
+            let username = line.trim().to_owned();
+            if username.is_empty() {
+                return Err(Failure::usage("no username given; nothing was sent"));
+            }
+            username
         }
         None => {
-            return Err(Failure::other(
+            return Err(Failure::usage(
                 "give the username: gatehouse-admin login USERNAME",
             ));
         }
@@ -122,10 +146,24 @@ pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Fail
     Ok(())
 }
 
-pub(super) async fn logout(context: &Context) -> Result<(), Failure> {
-    let Some(saved) = session::load()? else {
-        println!("not signed in");
-        return Ok(());
+/// Revokes and forgets the session; `saved` is what `session::load` found. A damaged or
+/// unreadable file holds no token to revoke: it is removed all the same.
+pub(super) async fn logout(
+    context: &Context,
+    saved: Result<Option<Saved>, Failure>,
+) -> Result<(), Failure> {
+    let saved = match saved {
+        Ok(Some(saved)) => saved,
+        Ok(None) => {
+            println!("not signed in");
+            return Ok(());
+        }
+        Err(failure) => {
+            eprintln!("warning: {failure}; removing it without revoking its session");
+            session::remove()?;
+            println!("signed out");
+            return Ok(());
+        }
     };
     if saved.endpoint == context.connection.endpoint {
         match context.client()?.sign_out().await {

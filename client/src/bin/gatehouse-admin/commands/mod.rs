@@ -66,18 +66,29 @@ impl Context {
 pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     let connection = Connection::resolve(&cli.connection)?;
     let bare = connection.client();
-    let (client, no_session) = match session::load()? {
-        Some(saved) if saved.endpoint == connection.endpoint => {
+    // A damaged session file must not stand in the way of the two commands that fix it:
+    // `login` writes a new one over it, `logout` removes it. Any other command stops here.
+    let saved = match (session::load(), &cli.command) {
+        (Ok(saved), _) => Ok(saved),
+        (Err(failure), Command::Login(_)) => {
+            eprintln!("warning: {failure}; signing in replaces it");
+            Ok(None)
+        }
+        (Err(failure), Command::Logout) => Err(failure),
+        (Err(failure), _) => return Err(failure),
+    };
+    let (client, no_session) = match &saved {
+        Ok(Some(saved)) if saved.endpoint == connection.endpoint => {
             (bare.map(|c| c.with_session_token(&saved.token())), None)
         }
-        Some(saved) => (
+        Ok(Some(saved)) => (
             bare,
             Some(format!(
                 "your session is for {}, not {}",
                 saved.endpoint, connection.endpoint
             )),
         ),
-        None => (bare, Some("not signed in".to_owned())),
+        Ok(None) | Err(_) => (bare, Some("not signed in".to_owned())),
     };
     let context = Context {
         connection,
@@ -87,7 +98,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     };
     match cli.command {
         Command::Login(args) => login::login(&context, args).await,
-        Command::Logout => login::logout(&context).await,
+        Command::Logout => login::logout(&context, saved).await,
         Command::Users(command) => users::run(&context, command).await,
         Command::Passwords(command) => passwords::run(&context, command).await,
         Command::Policy(command) => admin::policy(&context, command).await,

@@ -65,13 +65,29 @@ async fn reset(
     password_stdin: bool,
     no_require_change: bool,
 ) -> Result<(), Failure> {
+    // An empty password asks the server to generate one, which it would then print: from
+    // --password-stdin that is never what was meant, so nothing is sent.
     let password = if password_stdin {
         let mut line = String::new();
-        std::io::stdin()
+        let read = std::io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| Failure::other(format!("cannot read standard input: {e}")))?;
-        line.trim_end_matches(['\r', '\n']).to_owned()
+        let password = line.trim_end_matches(['\r', '\n']);
+        if password.is_empty() {
+            let why = if read == 0 {
+                "standard input ended before the password"
+            } else {
+                "the password on standard input is empty"
+            };
+            return Err(
+                Failure::usage(format!("--password-stdin: {why}; nothing was sent")).with_hint(
+                    "give the new password on the first line of standard input, or leave out \
+                 --password-stdin to have one generated",
+                ),
+            );
+        }
+        password.to_owned()
     } else {
         String::new()
     };

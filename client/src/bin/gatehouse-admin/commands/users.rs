@@ -113,6 +113,13 @@ pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), 
             Ok(())
         }
         UsersCommand::Delete { user, yes } => {
+            // Before any call: a script without --yes is wrong whatever the server says.
+            if !yes && !std::io::stdin().is_terminal() {
+                return Err(Failure::usage(format!(
+                    "not confirmed: deleting {user} needs --yes when not at a terminal; \
+                     nothing was deleted"
+                )));
+            }
             let current = context.user(&user).await?;
             if !yes {
                 confirm(&format!(
@@ -328,13 +335,8 @@ pub(super) fn done(context: &Context, value: Value, line: &str) {
     }
 }
 
-/// Asks on the terminal; without one, refuses (a script says `--yes`).
+/// Asks on the terminal (the caller has made sure there is one, or `--yes` was given).
 fn confirm(question: &str) -> Result<(), Failure> {
-    if !std::io::stdin().is_terminal() {
-        return Err(Failure::other(format!(
-            "{question} Not confirmed: add --yes when not at a terminal"
-        )));
-    }
     eprint!("{question} [y/N] ");
     let mut answer = String::new();
     std::io::stdin()
