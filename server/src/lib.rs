@@ -18,4 +18,6 @@ pub mod tls;
 mod server;
 
 pub use config::Config;
-pub use server::{BOOTSTRAP_FILE, bootstrap, init_admin, migrate, serve, write_new_key};
+pub use server::{
+    BOOTSTRAP_FILE, bootstrap, init_admin, migrate, reissue_admin, serve, write_new_key,
+};

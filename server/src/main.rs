@@ -47,6 +47,10 @@ enum Command {
         /// Username of the admin, e.g. `it-admin@contoso.example`.
         #[arg(long)]
         username: String,
+        /// Give that admin a new one-time password instead, when they never chose one (the
+        /// first expired unused, or was lost). Their sessions end.
+        #[arg(long)]
+        reissue: bool,
     },
     /// Make a new secret key (64 hex digits) for `secret_key_file`: with `--out FILE`, written
     /// to a new file of mode 0600 (never over an existing one); without, printed.
@@ -95,7 +99,22 @@ fn main() -> anyhow::Result<()> {
                 tracing::info!(migrations = ran, database = %config.database_url(), "migrations done");
                 Ok(())
             }
-            Command::InitAdmin { username } => {
+            Command::InitAdmin {
+                username,
+                reissue: true,
+            } => {
+                let password = gatehouse::reissue_admin(&config, &username).await?;
+                // The one place this password is shown; only its hash is stored.
+                println!(
+                    "New one-time password for {username}: {}\nSign in with it and change it; it expires unused.",
+                    password.expose()
+                );
+                Ok(())
+            }
+            Command::InitAdmin {
+                username,
+                reissue: false,
+            } => {
                 match gatehouse::init_admin(&config, &username).await? {
                     // The one place this password is shown; only its hash is stored.
                     Some((username, password)) => println!(

@@ -227,6 +227,21 @@ pub async fn init_admin(
     Ok(created)
 }
 
+/// A new one-time password for a global admin of the default tenant who never chose one
+/// (`init-admin --reissue`), returned to be shown once.
+pub async fn reissue_admin(
+    config: &Config,
+    username: &str,
+) -> anyhow::Result<crate::domain::Password> {
+    let (store, core) = open(config).await?;
+    let password = core
+        .reissue_first_admin(username)
+        .await
+        .context("while issuing a new one-time password")?;
+    store.close().await?;
+    Ok(password)
+}
+
 /// Serves Gatehouse on an already-bound listener until `shutdown` completes.
 pub async fn serve(
     config: Config,

@@ -368,7 +368,7 @@ mod init_admin {
         // Serve the same database (dev mode only for its certificates: no second admin).
         let server = TestServer::run(gatehouse::Config {
             dev: true,
-            ..config
+            ..config.clone()
         })
         .await;
         assert!(
@@ -381,6 +381,64 @@ mod init_admin {
         assert_eq!(
             signed_in.session_kind(),
             pb::SessionKind::PasswordChangeOnly
+        );
+
+        // The one-time password lost: `init-admin --reissue` gives a new one, and the old one
+        // and its session stop working.
+        let reissued = gatehouse::reissue_admin(&config, "it-admin@contoso.example")
+            .await
+            .expect("reissue");
+        let old = server
+            .client()
+            .await
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: "it-admin@contoso.example".into(),
+                password: password.expose().to_owned(),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(old.code(), tonic::Code::Unauthenticated);
+        let stale = server
+            .client()
+            .await
+            .with_session(signed_in.session_token)
+            .self_service()
+            .get_me(pb::GetMeRequest {})
+            .await
+            .unwrap_err();
+        assert_eq!(stale.code(), tonic::Code::Unauthenticated);
+        let fresh = server
+            .sign_in("it-admin@contoso.example", reissued.expose())
+            .await;
+        assert_eq!(fresh.session_kind(), pb::SessionKind::PasswordChangeOnly);
+
+        // Once they chose a password, a reissue is refused: another admin resets it.
+        server
+            .client()
+            .await
+            .with_session(fresh.session_token)
+            .self_service()
+            .change_password(pb::ChangePasswordRequest {
+                current_password: reissued.expose().to_owned(),
+                new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
+            })
+            .await
+            .expect("change");
+        let refused = gatehouse::reissue_admin(&config, "it-admin@contoso.example")
+            .await
+            .expect_err("a chosen password is not replaced");
+        assert!(
+            format!("{refused:#}").contains("has chosen a password"),
+            "{refused:#}"
+        );
+        let stranger = gatehouse::reissue_admin(&config, "nobody@contoso.example")
+            .await
+            .expect_err("no such user");
+        assert!(
+            format!("{stranger:#}").contains("not a user"),
+            "{stranger:#}"
         );
         server.stop().await;
     }

@@ -249,6 +249,73 @@ impl Gatehouse {
         Ok(Some((username, password)))
     }
 
+    /// Gives a global admin of the default tenant who never chose a password (theirs is still
+    /// the one-time password, perhaps expired unused) a new one-time password, returned once;
+    /// for `init-admin --reissue`. Their sessions end. Someone who chose a password is
+    /// refused: another global admin resets them through the API.
+    pub async fn reissue_first_admin(&self, username: &str) -> Result<Password, Error> {
+        let tenant = self.store.default_tenant().await?.ok_or_else(|| {
+            Error::FailedPrecondition(
+                "there is no default tenant yet: run init-admin without --reissue".to_owned(),
+            )
+        })?;
+        let username = super::users::normalise_username("username", username)?;
+        let user = self
+            .store
+            .user_by_username(tenant.id, &username)
+            .await?
+            .ok_or_else(|| {
+                Error::NotFound(format!("{username} is not a user of the default tenant"))
+            })?;
+        let policy = self.policy(tenant.id).await?;
+        let password = generate_password();
+        let hash = self.hasher.hash(&password).await?;
+        let now = store::now();
+        let tx = self.store.write_tenant(tenant.id).await?;
+        tx.lock_user(tenant.id, user.id).await?;
+        if !tx
+            .holds_role(tenant.id, Some(user.id), None, Role::GlobalAdmin.as_str())
+            .await?
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "{username} is not a global admin of the default tenant"
+            )));
+        }
+        if !self
+            .store
+            .credential(user.id)
+            .await?
+            .is_some_and(|c| c.temporary)
+        {
+            return Err(Error::FailedPrecondition(format!(
+                "{username} has chosen a password: another global admin resets it (ResetPassword)"
+            )));
+        }
+        tx.put_credential(new_credential(
+            user.id,
+            tenant.id,
+            hash,
+            now,
+            Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
+            true,
+            true,
+        ))
+        .await?;
+        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        tx.append_audit(audit::event(
+            tenant.id,
+            "system".to_owned(),
+            None,
+            "bootstrap.admin_reissued",
+            format!("user:{}", user.id),
+            audit::Outcome::Success,
+            &[("revoked_sessions", &revoked.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(password)
+    }
+
     /// The tenant's password policy (the defaults when none is stored).
     pub async fn policy(&self, tenant_id: Uuid) -> Result<PasswordPolicy, Error> {
         Ok(match self.store.policy(tenant_id).await? {
