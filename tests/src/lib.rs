@@ -167,15 +167,9 @@ impl TestServer {
             _dir: None,
         };
         server.wait_serving().await;
-        if let Ok(text) = std::fs::read_to_string(server.data_dir.join(gatehouse::BOOTSTRAP_FILE)) {
-            for line in text.lines() {
-                if let Some(v) = line.strip_prefix("username: ") {
-                    server.admin_username = v.to_owned();
-                }
-                if let Some(v) = line.strip_prefix("password: ") {
-                    server.admin_password = v.to_owned();
-                }
-            }
+        if let Some((username, password)) = bootstrap_admin(&server.data_dir) {
+            server.admin_username = username;
+            server.admin_password = password;
         }
         server
     }
@@ -261,20 +255,12 @@ impl TestServer {
 
     /// The bootstrap admin with a full session (changes the one-time password first).
     pub async fn admin(&self) -> Client {
-        let signed_in = self
-            .sign_in(&self.admin_username, &self.admin_password)
-            .await;
-        let client = self.client().await.with_session(signed_in.session_token);
-        let changed = client
-            .self_service()
-            .change_password(pb::ChangePasswordRequest {
-                current_password: self.admin_password.clone(),
-                new_password: ADMIN_PASSWORD.to_owned(),
-            })
-            .await
-            .expect("the bootstrap admin changes the one-time password")
-            .into_inner();
-        client.with_session(changed.session_token)
+        admin_session(
+            self.client().await,
+            &self.admin_username,
+            &self.admin_password,
+        )
+        .await
     }
 
     /// Creates a user, gives them `roles`, sets a known permanent password and returns a
@@ -565,9 +551,53 @@ impl ServerProcess {
             .expect("connect to the server process")
     }
 
+    /// The bootstrap admin with a full session (changes the one-time password first).
+    pub async fn admin(&self) -> Client {
+        let (username, password) =
+            bootstrap_admin(&self.data_dir).expect("serve --dev wrote the bootstrap file");
+        admin_session(self.client().await, &username, &password).await
+    }
+
     /// SIGKILL: no shutdown, no flushing, whatever was in flight is cut.
     pub async fn kill(mut self) -> (PathBuf, DatabaseUrl) {
         self.child.kill().await.expect("kill");
         (self.data_dir, self.database_url)
     }
+}
+
+/// The bootstrap admin's username and one-time password, from the file `serve --dev` writes.
+fn bootstrap_admin(data_dir: &std::path::Path) -> Option<(String, String)> {
+    let text = std::fs::read_to_string(data_dir.join(gatehouse::BOOTSTRAP_FILE)).ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .map(str::to_owned)
+    };
+    Some((field("username: ")?, field("password: ")?))
+}
+
+/// Signs the bootstrap admin in with the one-time password and changes it to
+/// [`ADMIN_PASSWORD`]; the client with the new, full session.
+async fn admin_session(client: Client, username: &str, one_time: &str) -> Client {
+    let signed_in = client
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: username.to_owned(),
+            password: one_time.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_or_else(|s| panic!("the bootstrap admin signs in: {s:?}"))
+        .into_inner();
+    let changed = client
+        .with_session(signed_in.session_token)
+        .self_service()
+        .change_password(pb::ChangePasswordRequest {
+            current_password: one_time.to_owned(),
+            new_password: ADMIN_PASSWORD.to_owned(),
+        })
+        .await
+        .expect("the bootstrap admin changes the one-time password")
+        .into_inner();
+    client.with_session(changed.session_token)
 }

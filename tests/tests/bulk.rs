@@ -430,35 +430,7 @@ async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(
     let dir = tempfile::tempdir().expect("tempdir");
     let database = fresh_database(backend, dir.path()).await;
     let process = ServerProcess::start(dir.path(), &database).await;
-    let bootstrap = std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE))
-        .expect("bootstrap file");
-    let password = bootstrap
-        .lines()
-        .find_map(|l| l.strip_prefix("password: "))
-        .expect("password")
-        .to_owned();
-    let client = process.client().await;
-    let first = client
-        .self_service()
-        .sign_in(pb::SignInRequest {
-            username: "admin@gatehouse.example".into(),
-            password: password.clone(),
-            ..Default::default()
-        })
-        .await
-        .expect("sign in")
-        .into_inner();
-    let changed = client
-        .with_session(first.session_token)
-        .self_service()
-        .change_password(pb::ChangePasswordRequest {
-            current_password: password,
-            new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
-        })
-        .await
-        .expect("change")
-        .into_inner();
-    let admin = client.with_session(changed.session_token.clone());
+    let admin = process.admin().await;
     let ids = create_users(&admin, "kill", 150).await;
     let request = pb::BulkResetPasswordsRequest {
         users: by_ids(&ids),
@@ -479,7 +451,18 @@ async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(
     let (data_dir, database) = process.kill().await;
 
     let process = ServerProcess::start(&data_dir, &database).await;
-    let admin = process.client().await.with_session(changed.session_token);
+    let client = process.client().await;
+    let signed_in = client
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "admin@gatehouse.example".into(),
+            password: gatehouse_tests::ADMIN_PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("sign in after the restart")
+        .into_inner();
+    let admin = client.with_session(signed_in.session_token);
     let done = run(&admin, request).await.expect("retry after the restart");
     let summary = done.summary.expect("summary");
     assert_eq!(summary.total, 150);

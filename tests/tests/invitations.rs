@@ -390,35 +390,7 @@ mod killed_before_delivery {
             ("GATEHOUSE_OUTBOX_POLL_MILLIS", "50".to_owned()),
         ];
         let process = ServerProcess::start_with_env(dir.path(), &database, &env).await;
-        let bootstrap =
-            std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap");
-        let password = bootstrap
-            .lines()
-            .find_map(|l| l.strip_prefix("password: "))
-            .expect("password")
-            .to_owned();
-        let client = process.client().await;
-        let first = client
-            .self_service()
-            .sign_in(pb::SignInRequest {
-                username: "admin@gatehouse.example".into(),
-                password: password.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("sign in")
-            .into_inner();
-        let admin = client.with_session(first.session_token);
-        let changed = admin
-            .self_service()
-            .change_password(pb::ChangePasswordRequest {
-                current_password: password,
-                new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
-            })
-            .await
-            .expect("change")
-            .into_inner();
-        let admin = client.with_session(changed.session_token);
+        let admin = process.admin().await;
         admin
             .admin()
             .create_user(pb::CreateUserRequest {
@@ -469,35 +441,7 @@ mod several_dispatchers {
             ServerProcess::start_with_env(dir.path(), &database, &env).await,
             ServerProcess::start_with_env(dir.path(), &database, &env).await,
         ];
-        let bootstrap =
-            std::fs::read_to_string(dir.path().join(gatehouse::BOOTSTRAP_FILE)).expect("bootstrap");
-        let password = bootstrap
-            .lines()
-            .find_map(|l| l.strip_prefix("password: "))
-            .expect("password")
-            .to_owned();
-        let client = first.client().await;
-        let signed_in = client
-            .self_service()
-            .sign_in(pb::SignInRequest {
-                username: "admin@gatehouse.example".into(),
-                password: password.clone(),
-                ..Default::default()
-            })
-            .await
-            .expect("sign in")
-            .into_inner();
-        let changed = client
-            .with_session(signed_in.session_token)
-            .self_service()
-            .change_password(pb::ChangePasswordRequest {
-                current_password: password,
-                new_password: gatehouse_tests::ADMIN_PASSWORD.into(),
-            })
-            .await
-            .expect("change")
-            .into_inner();
-        let admin = client.with_session(changed.session_token);
+        let admin = first.admin().await;
         let mut users = Vec::new();
         for i in 0..USERS {
             let name = format!("member{i:02}@contoso.example");

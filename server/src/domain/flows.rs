@@ -10,7 +10,7 @@ use super::audit::{self, Outcome};
 use super::error::Error;
 use super::methods::{MethodKind, Quota};
 use super::secret::Password;
-use super::service::{Gatehouse, new_credential};
+use super::service::{Gatehouse, set_chosen_password};
 use super::types::Caller;
 use crate::store::{self, FlowRow, UserRow};
 
@@ -332,19 +332,7 @@ impl Gatehouse {
         {
             return Err(invalid());
         }
-        tx.put_credential(new_credential(
-            user.id,
-            user.tenant_id,
-            hash,
-            now,
-            None,
-            false,
-            false,
-        ))
-        .await?;
-        tx.trim_history(user.id, u64::from(policy.history_count))
-            .await?;
-        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
         tx.unlock(user.id, now).await?;
         for notice in notices {
             self.queue(&tx, notice).await?;

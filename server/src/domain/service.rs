@@ -281,26 +281,13 @@ impl Gatehouse {
                 "{username} is not a global admin of the default tenant"
             )));
         }
-        if !self
-            .store
-            .credential(user.id)
-            .await?
-            .is_some_and(|c| c.temporary)
-        {
+        if !tx.credential(user.id).await?.is_some_and(|c| c.temporary) {
             return Err(Error::FailedPrecondition(format!(
                 "{username} has chosen a password: another global admin resets it (ResetPassword)"
             )));
         }
-        tx.put_credential(new_credential(
-            user.id,
-            tenant.id,
-            hash,
-            now,
-            Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
-            true,
-            true,
-        ))
-        .await?;
+        tx.put_credential(one_time_credential(&user, hash, &policy, now))
+            .await?;
         let revoked = tx.revoke_user_sessions(user.id, now).await?;
         tx.append_audit(audit::event(
             tenant.id,
@@ -547,6 +534,50 @@ pub(super) fn new_credential(
     }
 }
 
+/// A one-time password's credential: it must be changed at sign-in and expires after the
+/// policy's `temporary_password_hours`.
+fn one_time_credential(
+    user: &UserRow,
+    hash: store::PasswordHash,
+    policy: &PasswordPolicy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> CredentialRow {
+    new_credential(
+        user.id,
+        user.tenant_id,
+        hash,
+        now,
+        Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
+        true,
+        true,
+    )
+}
+
+/// The person's own new password, chosen by them (a change, a self-service reset, an
+/// invitation): permanent, kept in the history, every session of theirs ended. Returns how
+/// many sessions ended.
+pub(super) async fn set_chosen_password(
+    tx: &Tx,
+    user: &UserRow,
+    hash: store::PasswordHash,
+    policy: &PasswordPolicy,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, Error> {
+    tx.put_credential(new_credential(
+        user.id,
+        user.tenant_id,
+        hash,
+        now,
+        None,
+        false,
+        false,
+    ))
+    .await?;
+    tx.trim_history(user.id, u64::from(policy.history_count))
+        .await?;
+    Ok(tx.revoke_user_sessions(user.id, now).await?)
+}
+
 fn to_u32(v: i32) -> u32 {
     u32::try_from(v).unwrap_or(0)
 }
@@ -611,16 +642,8 @@ async fn grant_first_admin(
             .await?
         }
     };
-    tx.put_credential(new_credential(
-        user.id,
-        tenant.id,
-        hash,
-        now,
-        Some(now + chrono::Duration::hours(policy.temporary_password_hours.into())),
-        true,
-        true,
-    ))
-    .await?;
+    tx.put_credential(one_time_credential(&user, hash, policy, now))
+        .await?;
     tx.insert_role(store::RoleRow {
         id: Uuid::now_v7(),
         tenant_id: tenant.id,

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::audit::{self, Outcome};
 use super::error::{Error, FieldViolation};
 use super::secret::{Password, SessionToken};
-use super::service::{Gatehouse, new_credential};
+use super::service::{Gatehouse, set_chosen_password};
 use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
 use crate::store::{self, SessionRow, Tx, UserRow};
 
@@ -297,19 +297,7 @@ impl Gatehouse {
                 "the password was changed or reset meanwhile; sign in again".to_owned(),
             ));
         }
-        tx.put_credential(new_credential(
-            user.id,
-            user.tenant_id,
-            hash,
-            now,
-            None,
-            false,
-            false,
-        ))
-        .await?;
-        tx.trim_history(user.id, u64::from(policy.history_count))
-            .await?;
-        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
         let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
         tx.append_audit(audit::by_self(
             &user,
@@ -398,19 +386,7 @@ impl Gatehouse {
         if !tx.use_code(stored.id, now).await? {
             return Err(invalid());
         }
-        tx.put_credential(new_credential(
-            user.id,
-            user.tenant_id,
-            hash,
-            now,
-            None,
-            false,
-            false,
-        ))
-        .await?;
-        tx.trim_history(user.id, u64::from(policy.history_count))
-            .await?;
-        let revoked = tx.revoke_user_sessions(user.id, now).await?;
+        let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
         tx.unlock(user.id, now).await?;
         self.queue(
             &tx,

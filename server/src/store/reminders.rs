@@ -24,14 +24,7 @@ impl Store {
             .filter(password_credential::Column::MustChange.eq(false))
             .filter(password_credential::Column::SetAt.gt(set_after))
             .filter(password_credential::Column::SetAt.lte(set_before))
-            .filter(
-                Condition::any()
-                    .add(password_credential::Column::ReminderSentFor.is_null())
-                    .add(
-                        Expr::col(password_credential::Column::ReminderSentFor)
-                            .ne(Expr::col(password_credential::Column::SetAt)),
-                    ),
-            )
+            .filter(not_reminded())
             .limit(limit)
             .all(self.conn())
             .await?)
@@ -49,16 +42,19 @@ impl Tx {
             )
             .filter(password_credential::Column::UserId.eq(user_id))
             .filter(password_credential::Column::SetAt.eq(set_at))
-            .filter(
-                Condition::any()
-                    .add(password_credential::Column::ReminderSentFor.is_null())
-                    .add(
-                        Expr::col(password_credential::Column::ReminderSentFor)
-                            .ne(Expr::col(password_credential::Column::SetAt)),
-                    ),
-            )
+            .filter(not_reminded())
             .exec(self.conn())
             .await?;
         Ok(result.rows_affected == 1)
     }
+}
+
+/// No reminder was sent yet for the password now set.
+fn not_reminded() -> Condition {
+    Condition::any()
+        .add(password_credential::Column::ReminderSentFor.is_null())
+        .add(
+            Expr::col(password_credential::Column::ReminderSentFor)
+                .ne(Expr::col(password_credential::Column::SetAt)),
+        )
 }
