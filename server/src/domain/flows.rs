@@ -259,8 +259,6 @@ impl Gatehouse {
         let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
             return Ok(None);
         };
-        let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
-        let time = u64::try_from(now.timestamp()).unwrap_or(0);
         for method in self.store.methods(flow.user_id).await? {
             if MethodKind::of(&method) != MethodKind::Authenticator || method.verified_at.is_none()
             {
@@ -273,8 +271,8 @@ impl Gatehouse {
                     continue;
                 }
             };
-            if let Some(step) = totp.check(&digits, time) {
-                return Ok(Some((method.id, i64::try_from(step).unwrap_or(i64::MAX))));
+            if let Some(step) = super::methods::totp_step(&totp, code, now) {
+                return Ok(Some((method.id, step)));
             }
         }
         Ok(None)

@@ -136,6 +136,36 @@ impl SecretKey {
             .map(|(plain, _)| plain)
     }
 
+    /// The body sealed again under the current key, when it opens only with the previous one.
+    pub(crate) fn reseal_message(
+        &self,
+        channel: &str,
+        recipient: &str,
+        sealed: &str,
+    ) -> Result<Option<String>, Error> {
+        self.reseal(OUTBOX_BODIES, &message_context(channel, recipient), sealed)
+    }
+
+    /// Seals the body of an outbox message, bound to its channel and recipient.
+    pub fn seal_message(
+        &self,
+        channel: &str,
+        recipient: &str,
+        body: &str,
+    ) -> Result<String, Error> {
+        self.seal(OUTBOX_BODIES, &message_context(channel, recipient), body)
+    }
+
+    /// Opens what [`SecretKey::seal_message`] sealed for the same channel and recipient.
+    pub fn open_message(
+        &self,
+        channel: &str,
+        recipient: &str,
+        sealed: &str,
+    ) -> Result<String, Error> {
+        self.open(OUTBOX_BODIES, &message_context(channel, recipient), sealed)
+    }
+
     /// Sealed again under the current key, when `sealed` opens only with the previous one.
     pub(crate) fn reseal(
         &self,
@@ -179,38 +209,6 @@ impl SecretKey {
             }
         }
         Err(unreadable())
-    }
-}
-
-impl SecretKey {
-    /// The body sealed again under the current key, when it opens only with the previous one.
-    pub(crate) fn reseal_message(
-        &self,
-        channel: &str,
-        recipient: &str,
-        sealed: &str,
-    ) -> Result<Option<String>, Error> {
-        self.reseal(OUTBOX_BODIES, &message_context(channel, recipient), sealed)
-    }
-
-    /// Seals the body of an outbox message, bound to its channel and recipient.
-    pub fn seal_message(
-        &self,
-        channel: &str,
-        recipient: &str,
-        body: &str,
-    ) -> Result<String, Error> {
-        self.seal(OUTBOX_BODIES, &message_context(channel, recipient), body)
-    }
-
-    /// Opens what [`SecretKey::seal_message`] sealed for the same channel and recipient.
-    pub fn open_message(
-        &self,
-        channel: &str,
-        recipient: &str,
-        sealed: &str,
-    ) -> Result<String, Error> {
-        self.open(OUTBOX_BODIES, &message_context(channel, recipient), sealed)
     }
 }
 

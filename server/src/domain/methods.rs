@@ -261,12 +261,9 @@ impl Gatehouse {
         let now = store::now();
         let step = if MethodKind::of(&method) == MethodKind::Authenticator {
             let totp = self.authenticator(&method, &user.username)?;
-            let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
-            let time = u64::try_from(now.timestamp()).unwrap_or(0);
             // The matched time step: `verify_method` accepts only a step newer than the last,
             // so a code is never accepted twice.
-            let step = totp.check(&digits, time).ok_or_else(invalid)?;
-            i64::try_from(step).unwrap_or(i64::MAX)
+            totp_step(&totp, code, now).ok_or_else(invalid)?
         } else {
             let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
             // A try is taken before the code is compared, atomically: parallel guesses
@@ -543,6 +540,18 @@ impl Gatehouse {
                 .mac("send quotas", &[kind.as_bytes(), b":", subject.as_bytes()]),
         )
     }
+}
+
+/// The time step whose code `code` is (one step of clock skew either way), if any; spaces
+/// and dashes as typed are ignored.
+pub(super) fn totp_step(
+    totp: &totp_rs::Totp,
+    code: &Password,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<i64> {
+    let digits: String = code.expose().chars().filter(char::is_ascii_digit).collect();
+    let step = totp.check(&digits, u64::try_from(now.timestamp()).unwrap_or(0))?;
+    Some(i64::try_from(step).unwrap_or(i64::MAX))
 }
 
 fn totp(secret_base32: &str, account: &str) -> Result<totp_rs::Totp, Error> {
