@@ -66,7 +66,8 @@ pub struct Config {
     pub argon2_iterations: u32,
     /// Argon2id lanes.
     pub argon2_parallelism: u32,
-    /// Hashes computed at once; 0 means one per CPU core.
+    /// Hashes computed at once (worker threads, each holding argon2_memory_kib); 0 means every
+    /// CPU core but one, so hashing never takes the core that serves everything else.
     pub hash_workers: usize,
     /// Hash requests that may wait for a worker; beyond this, calls fail with RESOURCE_EXHAUSTED.
     pub hash_queue: usize,

@@ -88,7 +88,7 @@ async fn open(config: &Config) -> anyhow::Result<(Store, Gatehouse)> {
         iterations: config.argon2_iterations,
         parallelism: config.argon2_parallelism,
         workers: match config.hash_workers {
-            0 => HashSettings::default().workers,
+            0 => HashSettings::default_workers(),
             n => n,
         },
         queue: config.hash_queue,

@@ -1,16 +1,22 @@
-//! Argon2id on a bounded pool, off the async runtime.
+//! Argon2id on a bounded pool of dedicated threads, off the async runtime.
 //!
-//! At most `workers` hashes run at once (one per core by default); at most `queue` more wait.
-//! Beyond that a call fails at once with [`Error::ResourceExhausted`] instead of piling up
-//! memory. Both permits move into the blocking task, so a caller that gives up (a dropped
-//! future) cannot leak a slot: the task finishes and releases them.
+//! The pool owns `workers` threads. Each thread allocates its argon2 memory (m KiB) once, at
+//! start, and hashes every password it is given into that same block, so the pool's memory
+//! is `workers × m` by construction: no allocation per hash, nothing for the allocator to keep
+//! resident per thread. At most `queue` more calls wait for a worker; beyond that a call fails
+//! at once with [`Error::ResourceExhausted`]. A queue slot moves with the job to the worker and
+//! is released when the job ends, so a caller that gives up (a dropped future) cannot leak one,
+//! and a job whose caller has gone is skipped rather than hashed.
+//!
+//! By default the pool leaves one core to the async runtime (`cores − 1` workers, at least one):
+//! cheap calls and the database work around each hash are then never queued behind hashing.
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
 
-use argon2::password_hash::phc::PasswordHash as PhcHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::Semaphore;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash as PhcHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 use super::error::Error;
 use super::policy::normalise;
@@ -26,10 +32,18 @@ pub struct HashSettings {
     pub iterations: u32,
     /// Lanes (OWASP: 1).
     pub parallelism: u32,
-    /// Hashes at once.
+    /// Hashes at once (worker threads).
     pub workers: usize,
     /// Waiting hashes before calls are shed.
     pub queue: usize,
+}
+
+impl HashSettings {
+    /// The default worker count: every core but one (at least one), so that hashing never
+    /// takes the cores the runtime needs for everything else.
+    pub fn default_workers() -> usize {
+        std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
+    }
 }
 
 impl Default for HashSettings {
@@ -38,7 +52,7 @@ impl Default for HashSettings {
             memory_kib: 19456,
             iterations: 2,
             parallelism: 1,
-            workers: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            workers: HashSettings::default_workers(),
             queue: 256,
         }
     }
@@ -53,27 +67,69 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-/// Hashes and verifies passwords on the bounded pool.
+/// What the pool is doing right now.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolLoad {
+    /// Workers hashing.
+    pub busy: usize,
+    /// Calls waiting for a worker.
+    pub queued: usize,
+    /// Calls refused because the queue was full, since start.
+    pub shed: usize,
+}
+
+enum Work {
+    Hash(Password),
+    Verify {
+        password: Password,
+        stored: Option<PasswordHash>,
+    },
+}
+
+enum Done {
+    Hashed(PasswordHash),
+    Verified(Verified),
+}
+
+struct Job {
+    work: Work,
+    reply: oneshot::Sender<Result<Done, Error>>,
+    _slot: OwnedSemaphorePermit,
+}
+
+#[derive(Default)]
+struct Counters {
+    busy: AtomicUsize,
+    waiting: AtomicUsize,
+    shed: AtomicUsize,
+}
+
+struct Pool {
+    params: Params,
+    jobs: mpsc::SyncSender<Job>,
+    slots: Arc<Semaphore>,
+    workers: usize,
+    counters: Arc<Counters>,
+}
+
+/// Hashes and verifies passwords on the bounded pool. Clones share one pool; the worker
+/// threads end when the last clone is dropped.
 #[derive(Clone)]
 pub struct Hasher {
-    argon: Arc<Argon2<'static>>,
-    params: Params,
-    workers: Arc<Semaphore>,
-    slots: Arc<Semaphore>,
-    worker_count: usize,
-    dummy: Arc<str>,
+    pool: Arc<Pool>,
 }
 
 impl std::fmt::Debug for Hasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Hasher")
-            .field("params", &self.params)
+            .field("params", &self.pool.params)
+            .field("workers", &self.pool.workers)
             .finish_non_exhaustive()
     }
 }
 
 impl Hasher {
-    /// A pool with these settings. Computes the dummy hash used for unknown users.
+    /// A pool with these settings: starts the worker threads, each with its own memory.
     pub fn new(settings: HashSettings) -> Result<Hasher, Error> {
         let params = Params::new(
             settings.memory_kib,
@@ -82,19 +138,39 @@ impl Hasher {
             None,
         )
         .map_err(|e| Error::Internal(format!("invalid argon2 settings: {e}").into()))?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
-        let dummy = argon
-            .hash_password(b"gatehouse dummy password for unknown users")
-            .map_err(|e| Error::Internal(format!("hashing failed: {e}").into()))?
-            .to_string();
         let workers = settings.workers.max(1);
+        let capacity = workers + settings.queue;
+        let (jobs, receiver) = mpsc::sync_channel::<Job>(capacity);
+        let receiver = Arc::new(Mutex::new(receiver));
+        // Verifying an unknown user's password against this costs one full hash, like a real
+        // one; its salt and output are random, so nothing ever matches it.
+        let dummy = Arc::new(PasswordHash::new(phc_string(
+            &params,
+            &random::<16>(),
+            &random::<32>(),
+        )?));
+        let counters = Arc::new(Counters::default());
+        for n in 0..workers {
+            let receiver = receiver.clone();
+            let worker = Worker {
+                argon: Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone()),
+                blocks: vec![Block::default(); params.block_count()],
+                dummy: dummy.clone(),
+                counters: counters.clone(),
+            };
+            std::thread::Builder::new()
+                .name(format!("gatehouse-hash-{n}"))
+                .spawn(move || worker.run(&receiver))
+                .map_err(|e| Error::Internal(Box::new(e)))?;
+        }
         Ok(Hasher {
-            argon: Arc::new(argon),
-            params,
-            workers: Arc::new(Semaphore::new(workers)),
-            slots: Arc::new(Semaphore::new(workers + settings.queue)),
-            worker_count: workers,
-            dummy: dummy.into(),
+            pool: Arc::new(Pool {
+                params,
+                jobs,
+                slots: Arc::new(Semaphore::new(capacity)),
+                workers,
+                counters,
+            }),
         })
     }
 
@@ -110,15 +186,12 @@ impl Hasher {
     }
 
     async fn hash_with(&self, password: &Password, wait: bool) -> Result<PasswordHash, Error> {
-        let argon = self.argon.clone();
-        let password = password.clone();
-        self.run(wait, move || {
-            argon
-                .hash_password(normalise(password.expose()).as_bytes())
-                .map(|h| PasswordHash::new(h.to_string()))
-                .map_err(|e| Error::Internal(format!("hashing failed: {e}").into()))
-        })
-        .await
+        match self.run(wait, Work::Hash(password.clone())).await? {
+            Done::Hashed(hash) => Ok(hash),
+            Done::Verified(_) => Err(Error::Internal(
+                "the hash pool answered a hash with a check".into(),
+            )),
+        }
     }
 
     /// Checks a password against a stored hash, or against a dummy hash when there is none,
@@ -128,70 +201,203 @@ impl Hasher {
         password: &Password,
         stored: Option<&PasswordHash>,
     ) -> Result<Verified, Error> {
-        let real = stored.is_some();
-        let stored: Arc<str> = stored.map_or_else(|| self.dummy.clone(), |h| Arc::from(h.expose()));
-        let argon = self.argon.clone();
-        let wanted = self.params.clone();
-        let password = password.clone();
-        self.run(false, move || {
-            let Ok(parsed) = PhcHash::new(&stored) else {
-                return Ok(Verified {
-                    matches: false,
-                    needs_rehash: true,
-                });
-            };
-            let matches = argon
-                .verify_password(normalise(password.expose()).as_bytes(), &parsed)
-                .is_ok();
-            Ok(Verified {
-                matches: matches && real,
-                needs_rehash: real && is_weaker(&parsed, &wanted),
-            })
-        })
-        .await
+        let work = Work::Verify {
+            password: password.clone(),
+            stored: stored.cloned(),
+        };
+        match self.run(false, work).await? {
+            Done::Verified(verified) => Ok(verified),
+            Done::Hashed(_) => Err(Error::Internal(
+                "the hash pool answered a check with a hash".into(),
+            )),
+        }
     }
 
     /// Whether a stored hash is weaker than the current settings.
     pub fn needs_rehash(&self, stored: &PasswordHash) -> bool {
-        PhcHash::new(stored.expose()).map_or(true, |parsed| is_weaker(&parsed, &self.params))
+        PhcHash::new(stored.expose()).map_or(true, |parsed| is_weaker(&parsed, &self.pool.params))
     }
 
     /// Workers this pool runs at once.
     pub fn workers(&self) -> usize {
-        self.worker_count
+        self.pool.workers
     }
 
-    async fn run<T: Send + 'static>(
-        &self,
-        wait: bool,
-        work: impl FnOnce() -> Result<T, Error> + Send + 'static,
-    ) -> Result<T, Error> {
+    /// Bytes of argon2 memory the pool holds: one block per worker, for the pool's lifetime.
+    pub fn memory_bytes(&self) -> usize {
+        self.pool.workers * self.pool.params.block_count() * Block::SIZE
+    }
+
+    /// Busy workers, waiting calls and calls shed so far.
+    pub fn load(&self) -> PoolLoad {
+        let counters = &self.pool.counters;
+        PoolLoad {
+            busy: counters.busy.load(Ordering::Relaxed),
+            queued: counters.waiting.load(Ordering::Relaxed),
+            shed: counters.shed.load(Ordering::Relaxed),
+        }
+    }
+
+    async fn run(&self, wait: bool, work: Work) -> Result<Done, Error> {
+        let pool = &self.pool;
         let slot = if wait {
-            self.slots
+            pool.slots
                 .clone()
                 .acquire_owned()
                 .await
                 .map_err(|e| Error::Internal(Box::new(e)))?
         } else {
-            self.slots.clone().try_acquire_owned().map_err(|_| {
+            pool.slots.clone().try_acquire_owned().map_err(|_| {
+                pool.counters.shed.fetch_add(1, Ordering::Relaxed);
                 Error::ResourceExhausted(
                     "too many password checks in progress; retry shortly".to_owned(),
                 )
             })?
         };
-        let worker = self
-            .workers
-            .clone()
-            .acquire_owned()
+        let (reply, answer) = oneshot::channel();
+        pool.counters.waiting.fetch_add(1, Ordering::Relaxed);
+        // A slot is held, and the channel has room for every slot: this never blocks.
+        if pool
+            .jobs
+            .try_send(Job {
+                work,
+                reply,
+                _slot: slot,
+            })
+            .is_err()
+        {
+            pool.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(Error::Internal("the hash pool has stopped".into()));
+        }
+        answer
             .await
-            .map_err(|e| Error::Internal(Box::new(e)))?;
-        tokio::task::spawn_blocking(move || {
-            let _permits = (slot, worker);
-            work()
-        })
-        .await
-        .map_err(|e| Error::Internal(Box::new(e)))?
+            .map_err(|_| Error::Internal("a hash worker stopped".into()))?
     }
+}
+
+/// One worker thread: its argon2 context and the memory it hashes into, reused for every job.
+struct Worker {
+    argon: Argon2<'static>,
+    blocks: Vec<Block>,
+    dummy: Arc<PasswordHash>,
+    counters: Arc<Counters>,
+}
+
+impl Worker {
+    fn run(mut self, jobs: &Mutex<mpsc::Receiver<Job>>) {
+        loop {
+            let job = {
+                let Ok(receiver) = jobs.lock() else { return };
+                match receiver.recv() {
+                    Ok(job) => job,
+                    // Every Hasher is gone: the pool is shutting down.
+                    Err(_) => return,
+                }
+            };
+            self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            if job.reply.is_closed() {
+                // The caller gave up while the job waited: nobody wants the answer.
+                continue;
+            }
+            self.counters.busy.fetch_add(1, Ordering::Relaxed);
+            let done = match job.work {
+                Work::Hash(password) => self.hash(&password).map(Done::Hashed),
+                Work::Verify { password, stored } => {
+                    Ok(Done::Verified(self.verify(&password, stored.as_ref())))
+                }
+            };
+            self.counters.busy.fetch_sub(1, Ordering::Relaxed);
+            let _ = job.reply.send(done);
+        }
+    }
+
+    fn hash(&mut self, password: &Password) -> Result<PasswordHash, Error> {
+        let failed = |e: argon2::Error| Error::Internal(format!("hashing failed: {e}").into());
+        let salt = random::<16>();
+        let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+        self.argon
+            .hash_password_into_with_memory(
+                normalise(password.expose()).as_bytes(),
+                &salt,
+                &mut output,
+                &mut self.blocks[..],
+            )
+            .map_err(failed)?;
+        Ok(PasswordHash::new(phc_string(
+            self.argon.params(),
+            &salt,
+            &output,
+        )?))
+    }
+
+    /// Checks against `stored` (or the dummy), with the stored hash's own parameters: a hash
+    /// made under older settings still verifies, and is flagged for rehashing.
+    fn verify(&mut self, password: &Password, stored: Option<&PasswordHash>) -> Verified {
+        let real = stored.is_some();
+        let stored = stored.unwrap_or(&self.dummy);
+        let unusable = Verified {
+            matches: false,
+            needs_rehash: true,
+        };
+        let Ok(parsed) = PhcHash::new(stored.expose()) else {
+            return unusable;
+        };
+        let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+            return unusable;
+        };
+        let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+            return unusable;
+        };
+        let version = match parsed.version.map(Version::try_from) {
+            None => Version::default(),
+            Some(Ok(version)) => version,
+            Some(Err(_)) => return unusable,
+        };
+        let Ok(params) = Params::try_from(&parsed) else {
+            return unusable;
+        };
+        let mut output = vec![0u8; expected.len()];
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let password = normalise(password.expose());
+        let hashed = if params.block_count() <= self.blocks.len() {
+            argon.hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                &mut output,
+                &mut self.blocks[..params.block_count()],
+            )
+        } else {
+            // Stored under a larger memory cost than the pool's: a one-off block for it.
+            argon.hash_password_into(password.as_bytes(), salt.as_ref(), &mut output)
+        };
+        let matches = hashed.is_ok() && Output::new(&output).is_ok_and(|out| out == *expected);
+        Verified {
+            matches: matches && real,
+            needs_rehash: real && is_weaker(&parsed, self.argon.params()),
+        }
+    }
+}
+
+/// The PHC string of an argon2id hash: `$argon2id$v=19$m=…,t=…,p=…$salt$hash`.
+fn phc_string(params: &Params, salt: &[u8], output: &[u8]) -> Result<String, Error> {
+    let invalid = |e: argon2::password_hash::phc::Error| {
+        Error::Internal(format!("cannot encode a password hash: {e}").into())
+    };
+    let phc = PhcHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params)
+            .map_err(|e| Error::Internal(format!("cannot encode argon2 settings: {e}").into()))?,
+        salt: Some(Salt::new(salt).map_err(invalid)?),
+        hash: Some(Output::new(output).map_err(invalid)?),
+    };
+    Ok(phc.to_string())
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut bytes = [0u8; N];
+    rand::fill(&mut bytes);
+    bytes
 }
 
 fn is_weaker(parsed: &PhcHash, wanted: &Params) -> bool {
@@ -250,6 +456,43 @@ mod tests {
                 .expect("verify")
                 .matches
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_are_standard_phc_strings_both_ways() {
+        use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
+        let hasher = Hasher::new(cheap(1, 4)).expect("hasher");
+        let password = Password::new("a long enough passphrase".into());
+        let reference = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).expect("params"),
+        );
+        // Ours verifies with the reference implementation...
+        let ours = hasher.hash(&password).await.expect("hash");
+        let parsed = PhcHash::new(ours.expose()).expect("a PHC string");
+        assert!(
+            reference
+                .verify_password(password.expose().as_bytes(), &parsed)
+                .is_ok()
+        );
+        // ...and a hash the reference made (as stored by earlier versions) verifies with ours.
+        let theirs = reference
+            .hash_password(password.expose().as_bytes())
+            .expect("reference hash")
+            .to_string();
+        let verified = hasher
+            .verify(&password, Some(&PasswordHash::new(theirs)))
+            .await
+            .expect("verify");
+        assert!(verified.matches && !verified.needs_rehash);
+    }
+
+    #[test]
+    fn the_pool_holds_one_block_per_worker() {
+        let hasher = Hasher::new(cheap(3, 4)).expect("hasher");
+        assert_eq!(hasher.memory_bytes(), 3 * 1024 * 1024);
+        assert!(HashSettings::default_workers() >= 1);
     }
 
     #[tokio::test]

@@ -49,6 +49,9 @@ pub struct Gatehouse {
     pub(super) store: Store,
     pub(super) hasher: Hasher,
     pub(super) settings: Settings,
+    /// Woken whenever this process settles a reserved password check, so checks waiting for
+    /// a place on a busy account retry at once (they also poll, for other replicas' checks).
+    pub(super) checks_settled: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Gatehouse {
@@ -68,6 +71,7 @@ impl Gatehouse {
             store,
             hasher,
             settings,
+            checks_settled: std::sync::Arc::new(tokio::sync::Notify::new()),
         }
     }
 
@@ -531,6 +535,8 @@ pub(super) fn new_credential(
         lockout_count: 0,
         recent_failures: String::new(),
         reminder_sent_for: None,
+        attempts_in_flight: 0,
+        attempts_lease_until: None,
     }
 }
 

@@ -10,6 +10,28 @@ use super::service::{Gatehouse, set_chosen_password};
 use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
 use crate::store::{self, SessionRow, Tx, UserRow};
 
+/// The longest a password check waits for a place on an account whose places are all taken
+/// by checks still running.
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// How often such a check looks again, for places settled by other replicas.
+const BUSY_POLL: std::time::Duration = std::time::Duration::from_millis(25);
+
+/// What reserving a password check gave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Check {
+    /// A place is held: settle it when the check ends.
+    Reserved,
+    /// The account is locked: check nothing.
+    Locked,
+    /// The policy counts nothing (no lock-out), or there is nothing to count.
+    Uncounted,
+}
+
+fn changed_meanwhile() -> Error {
+    Error::Aborted("the password was changed or reset meanwhile; sign in again".to_owned())
+}
+
 /// A successful sign-in.
 #[derive(Debug)]
 pub struct SignedIn {
@@ -97,12 +119,7 @@ impl Gatehouse {
                 .await;
                 return Err(Error::sign_in_failed());
             }
-            if policy.lockout_threshold > 0
-                && !self
-                    .store
-                    .reserve_attempt(user.id, policy.lockout_threshold, now)
-                    .await?
-            {
+            if self.reserve_check(user, &policy).await? == Check::Locked {
                 self.hasher.verify(password, None).await?;
                 self.audit_failed_sign_in(
                     Some(user.tenant_id),
@@ -147,19 +164,30 @@ impl Gatehouse {
             None
         };
         if let Some(reason) = refusal {
-            if let Err(e) = self
+            let checked = (&credential.hash, verified.matches);
+            match self
                 .record_refusal(
                     caller,
                     &user,
                     &policy,
                     &fingerprint,
-                    verified.matches,
+                    checked,
                     ("session.sign_in", reason),
                     now,
                 )
                 .await
             {
-                tracing::error!(error = %e, "could not record a failed sign-in");
+                Ok(true) => {}
+                Ok(false) => {
+                    self.audit_failed_sign_in(
+                        Some(user.tenant_id),
+                        caller,
+                        Some(user.id),
+                        "changed_meanwhile",
+                    )
+                    .await;
+                }
+                Err(e) => tracing::error!(error = %e, "could not record a failed sign-in"),
             }
             return Err(Error::sign_in_failed());
         }
@@ -209,6 +237,7 @@ impl Gatehouse {
             None
         };
         tx.clear_failures(user.id).await?;
+        let settled = self.checks_settled.clone();
         if let Some(new_hash) = rehash {
             tx.rehash_credential(user.id, &credential.hash, new_hash)
                 .await?;
@@ -225,6 +254,7 @@ impl Gatehouse {
         ))
         .await?;
         tx.commit().await?;
+        settled.notify_waiters();
         tracing::info!(user = %user.id, session_kind = kind.as_str(), "signed in");
         Ok(SignedIn {
             token,
@@ -293,9 +323,7 @@ impl Gatehouse {
                 .is_some_and(|c| c.hash == credential.hash)
             && tx.session_live(session.id, now).await?;
         if !unchanged {
-            return Err(Error::Aborted(
-                "the password was changed or reset meanwhile; sign in again".to_owned(),
-            ));
+            return Err(changed_meanwhile());
         }
         let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
         let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
@@ -467,13 +495,8 @@ impl Gatehouse {
             .recent_failures
             .split(',')
             .any(|f| f == fingerprint);
-        if known_wrong
-            || (policy.lockout_threshold > 0
-                && !self
-                    .store
-                    .reserve_attempt(user.id, policy.lockout_threshold, store::now())
-                    .await?)
-        {
+        let locked = !known_wrong && self.reserve_check(user, policy).await? == Check::Locked;
+        if known_wrong || locked {
             self.hasher.verify(current, None).await?;
             let reason = if known_wrong {
                 "repeated_wrong_password"
@@ -499,16 +522,21 @@ impl Gatehouse {
         };
         if !verified.matches {
             let refusal = (action, "wrong_current_password");
-            self.record_refusal(
-                caller,
-                user,
-                policy,
-                &fingerprint,
-                false,
-                refusal,
-                store::now(),
-            )
-            .await?;
+            let counted = self
+                .record_refusal(
+                    caller,
+                    user,
+                    policy,
+                    &fingerprint,
+                    (&credential.hash, false),
+                    refusal,
+                    store::now(),
+                )
+                .await?;
+            if !counted {
+                // Checked against a password replaced meanwhile: a race lost, not a guess.
+                return Err(changed_meanwhile());
+            }
             return Err(wrong());
         }
         // Right: the attempt does not count, whatever happens next.
@@ -541,21 +569,58 @@ impl Gatehouse {
         Ok(())
     }
 
-    async fn give_back_attempt(&self, user: &UserRow) {
-        let result = async {
-            let tx = self.store.write_tenant(user.tenant_id).await?;
-            tx.release_attempt(user.id).await?;
-            tx.commit().await
+    /// Reserves a place for checking `user`'s password (see `store::lockout`). While every
+    /// free place is taken by checks still running, waits for one to settle: a correct
+    /// password is never refused because others are being checked. Waits at most
+    /// [`BUSY_WAIT`], then sheds the call like a full hashing queue.
+    async fn reserve_check(
+        &self,
+        user: &UserRow,
+        policy: &super::policy::PasswordPolicy,
+    ) -> Result<Check, Error> {
+        if policy.lockout_threshold == 0 {
+            return Ok(Check::Uncounted);
         }
-        .await;
+        let started = tokio::time::Instant::now();
+        loop {
+            let settled = self.checks_settled.notified();
+            tokio::pin!(settled);
+            settled.as_mut().enable();
+            match self
+                .store
+                .reserve_attempt(user.id, policy.lockout_threshold, store::now())
+                .await?
+            {
+                store::Reservation::Reserved => return Ok(Check::Reserved),
+                store::Reservation::Locked => return Ok(Check::Locked),
+                // Deleted or replaced meanwhile: checked like any other, nothing to count.
+                store::Reservation::Missing => return Ok(Check::Uncounted),
+                store::Reservation::Busy => {}
+            }
+            if started.elapsed() >= BUSY_WAIT {
+                return Err(Error::ResourceExhausted(
+                    "too many sign-ins for this account are being checked at once; retry shortly"
+                        .to_owned(),
+                ));
+            }
+            // Another replica's check settles without waking us: poll as well.
+            let _ = tokio::time::timeout(BUSY_POLL, settled).await;
+        }
+    }
+
+    async fn give_back_attempt(&self, user: &UserRow) {
+        let result = self.store.release_attempt(user.id).await;
+        self.checks_settled.notify_waiters();
         if let Err(e) = result {
             tracing::error!(error = %e, "could not release a sign-in attempt");
         }
     }
 
-    /// A refused sign-in of a known user: a wrong password stays counted (and may lock the
-    /// account); a right password refused for another reason gives its attempt back. The
-    /// audit event commits with the count.
+    /// A refused check of a known user's password: a wrong password is counted (and may lock
+    /// the account); a right password refused for another reason gives its place back. The
+    /// audit event commits with the count. `checked` is the hash the password was checked
+    /// against and whether it matched. Returns false, recording nothing, when that hash was
+    /// replaced during the check (a reset or change won the race).
     #[allow(clippy::too_many_arguments)]
     async fn record_refusal(
         &self,
@@ -563,10 +628,11 @@ impl Gatehouse {
         user: &UserRow,
         policy: &super::policy::PasswordPolicy,
         fingerprint: &str,
-        password_matched: bool,
+        (checked, password_matched): (&store::PasswordHash, bool),
         (action, reason): (&str, &str),
         now: DateTime<Utc>,
-    ) -> Result<(), Error> {
+    ) -> Result<bool, Error> {
+        let settled = self.checks_settled.clone();
         let tx = self.store.write_tenant(user.tenant_id).await?;
         let mut locked_until = None;
         if password_matched {
@@ -579,6 +645,7 @@ impl Gatehouse {
             let recorded = tx
                 .record_failure(
                     user.id,
+                    checked,
                     fingerprint,
                     policy.lockout_threshold,
                     |previous| {
@@ -588,7 +655,16 @@ impl Gatehouse {
                     now,
                 )
                 .await?;
-            locked_until = recorded.locked_until;
+            match recorded {
+                store::Recorded::Counted {
+                    locked_until: until,
+                } => locked_until = until,
+                store::Recorded::Changed => {
+                    tx.commit().await?;
+                    settled.notify_waiters();
+                    return Ok(false);
+                }
+            }
         }
         tx.append_audit(audit::event(
             user.tenant_id,
@@ -614,8 +690,9 @@ impl Gatehouse {
             tracing::warn!(user = %user.id, %until, "account locked out after failed sign-ins");
         }
         tx.commit().await?;
+        settled.notify_waiters();
         tracing::info!(user = %user.id, reason, "sign-in refused");
-        Ok(())
+        Ok(true)
     }
 
     /// Records a failed sign-in. An audit failure is logged and never changes the answer,

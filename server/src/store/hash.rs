@@ -45,6 +45,8 @@ mod tests {
             lockout_count: 0,
             recent_failures: String::new(),
             reminder_sent_for: None,
+            attempts_in_flight: 0,
+            attempts_lease_until: None,
         };
         let shown = format!("{hash:?} {row:?}");
         assert!(!shown.contains("argon2"), "{shown}");

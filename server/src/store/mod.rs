@@ -43,7 +43,7 @@ pub use entities::{
 };
 pub use flows::FlowRow;
 pub use hash::PasswordHash;
-pub use lockout::{RECENT_FAILURES, Recorded};
+pub use lockout::{ATTEMPT_LEASE, RECENT_FAILURES, Recorded, Reservation};
 pub use methods::MethodRow;
 pub use outbox::{NewMessage, OutboxRow};
 pub use requests::{OPEN, RequestRow};

@@ -19,6 +19,8 @@ pub struct Model {
     pub lockout_count: i32,
     pub recent_failures: String,
     pub reminder_sent_for: Option<DateTimeUtc>,
+    pub attempts_in_flight: i32,
+    pub attempts_lease_until: Option<DateTimeUtc>,
 }
 
 #[allow(missing_docs)]
