@@ -163,6 +163,8 @@ async fn insert_users(
                 lockout_count: Set(0),
                 recent_failures: Set(String::new()),
                 reminder_sent_for: Set(None),
+                attempts_in_flight: Set(0),
+                attempts_lease_until: Set(None),
             });
             password_credential::Entity::insert_many(rows)
                 .exec(&db)
