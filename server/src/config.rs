@@ -107,6 +107,8 @@ pub struct Config {
     pub code_sends_per_destination_per_hour: u32,
     /// How often an idle dispatcher looks for due messages, in milliseconds.
     pub outbox_poll_millis: u64,
+    /// Deliveries one dispatcher runs at once (SMTP connections, webhook calls).
+    pub outbox_concurrency: usize,
     /// How often the expiry-reminder job runs, in seconds.
     pub expiry_reminder_interval_secs: u64,
 }
@@ -169,6 +171,7 @@ impl Default for Config {
             sms_webhook_token: None,
             code_sends_per_destination_per_hour: 10,
             outbox_poll_millis: 500,
+            outbox_concurrency: 16,
             expiry_reminder_interval_secs: 3600,
         }
     }
@@ -259,6 +262,7 @@ impl Config {
             "sms_webhook_token",
             "code_sends_per_destination_per_hour",
             "outbox_poll_millis",
+            "outbox_concurrency",
             "expiry_reminder_interval_secs",
         ]
     }

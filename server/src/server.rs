@@ -294,6 +294,7 @@ pub async fn serve(
             transports,
             core.secret_key().clone(),
             Duration::from_millis(config.outbox_poll_millis.max(10)),
+            config.outbox_concurrency,
         ))
     });
     let reminders = tokio::spawn(remind_expiring_passwords(

@@ -12,24 +12,13 @@
 use std::time::Instant;
 
 use gatehouse::domain::{HashSettings, Hasher, Password};
-use gatehouse::store::entities::{password_credential, user};
-use gatehouse::store::{DatabaseUrl, PasswordHash};
 use gatehouse_client::pb;
 use gatehouse_tests::{Backend, TestServer, user_id};
-use sea_orm::{ActiveValue::Set, Database, EntityTrait as _};
-use uuid::Uuid;
-
-fn env_count(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[tokio::main]
 async fn main() {
-    let bulk_users = env_count("BENCH_BULK_USERS", 10_000);
-    let all_users = env_count("BENCH_ALL_USERS", 100_000);
+    let bulk_users = gatehouse_tests::seed::env_count("BENCH_BULK_USERS", 10_000usize);
+    let all_users = gatehouse_tests::seed::env_count("BENCH_ALL_USERS", 100_000usize);
     let ceiling = raw_hash_rate().await;
     println!("raw argon2id, all cores: {ceiling:.1} hashes/s");
     let mut backends = vec![Backend::Sqlite];
@@ -41,20 +30,11 @@ async fn main() {
     for backend in backends {
         let server = TestServer::start(backend).await;
         let admin = server.admin().await;
-        let tenant_id = admin
-            .self_service()
-            .get_me(pb::GetMeRequest {})
-            .await
-            .expect("me")
-            .into_inner()
-            .user
-            .expect("user")
-            .tenant_id
-            .parse::<Uuid>()
-            .expect("tenant id");
+        let tenant_id = gatehouse_tests::tenant_id(&admin).await;
         let url = server.config.database_url();
 
-        let ids = insert_users(&url, tenant_id, "bulk", bulk_users, false).await;
+        let ids =
+            gatehouse_tests::seed::insert_users(&url, tenant_id, "bulk", bulk_users, false).await;
         let start = Instant::now();
         let mut stream = admin
             .admin()
@@ -80,7 +60,7 @@ async fn main() {
             rate / ceiling
         );
 
-        insert_users(&url, tenant_id, "all", all_users, true).await;
+        gatehouse_tests::seed::insert_users(&url, tenant_id, "all", all_users, true).await;
         let start = Instant::now();
         let done = admin
             .admin()
@@ -117,61 +97,4 @@ async fn raw_hash_rate() -> f64 {
         task.await.expect("join").expect("hash");
     }
     f64::from(total) / start.elapsed().as_secs_f64()
-}
-
-/// Inserts users straight into the database (the set-up is not what is measured); with
-/// `with_password`, each gets a (shared) password hash.
-async fn insert_users(
-    url: &DatabaseUrl,
-    tenant_id: Uuid,
-    prefix: &str,
-    count: usize,
-    with_password: bool,
-) -> Vec<Uuid> {
-    let db = Database::connect(url.expose()).await.expect("db");
-    let now = chrono::Utc::now();
-    let hash = PasswordHash::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHRzYWx0$3q9nn7QqZ5j1xM9xWZkSV0yZ1lFqfHqC3y0vT6f3Ahk".to_owned());
-    let ids: Vec<Uuid> = (0..count).map(|_| Uuid::now_v7()).collect();
-    for chunk in ids.chunks(1000) {
-        let rows = chunk.iter().enumerate().map(|(i, id)| user::ActiveModel {
-            id: Set(*id),
-            tenant_id: Set(tenant_id),
-            username: Set(format!("{prefix}-{id}-{i}@contoso.example")),
-            display_name: Set("Bench".to_owned()),
-            contact_email: Set(String::new()),
-            state: Set("active".to_owned()),
-            created_at: Set(now),
-            updated_at: Set(now),
-            version: Set(1),
-            password_never_expires: Set(false),
-        });
-        user::Entity::insert_many(rows)
-            .exec(&db)
-            .await
-            .expect("insert users");
-        if with_password {
-            let rows = chunk.iter().map(|id| password_credential::ActiveModel {
-                user_id: Set(*id),
-                tenant_id: Set(tenant_id),
-                hash: Set(hash.clone()),
-                set_at: Set(now),
-                expires_at: Set(None),
-                must_change: Set(false),
-                temporary: Set(false),
-                failed_attempts: Set(0),
-                locked_until: Set(None),
-                lockout_count: Set(0),
-                recent_failures: Set(String::new()),
-                reminder_sent_for: Set(None),
-                attempts_in_flight: Set(0),
-                attempts_lease_until: Set(None),
-            });
-            password_credential::Entity::insert_many(rows)
-                .exec(&db)
-                .await
-                .expect("insert credentials");
-        }
-    }
-    db.close().await.expect("close");
-    ids
 }

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod seed;
 pub mod smtp;
 pub mod webhook;
 
@@ -271,44 +272,11 @@ impl TestServer {
         username: &str,
         roles: &[pb::Role],
     ) -> (Client, String) {
-        let user = admin
-            .admin()
-            .create_user(pb::CreateUserRequest {
-                username: username.to_owned(),
-                display_name: username.to_owned(),
-                ..Default::default()
-            })
-            .await
-            .expect("create user")
-            .into_inner()
-            .user
-            .expect("user");
-        for role in roles {
-            admin
-                .admin()
-                .assign_role(pb::AssignRoleRequest {
-                    principal: Some(pb::Principal {
-                        kind: Some(pb::principal::Kind::UserId(user.id.clone())),
-                    }),
-                    role: *role as i32,
-                })
-                .await
-                .expect("assign role");
-        }
-        admin
-            .admin()
-            .reset_password(pb::ResetPasswordRequest {
-                user: Some(user_id(&user.id)),
-                password: USER_PASSWORD.to_owned(),
-                require_change: Some(false),
-                ..Default::default()
-            })
-            .await
-            .expect("set password");
+        let id = create_user(admin, username, roles).await;
         let signed_in = self.sign_in(username, USER_PASSWORD).await;
         (
             self.client().await.with_session(signed_in.session_token),
-            user.id,
+            id,
         )
     }
 
@@ -392,6 +360,61 @@ fn init_logging() {
         .with_env_filter(filter)
         .with_test_writer()
         .try_init();
+}
+
+/// Creates a user through `admin`, gives them `roles` and the permanent password
+/// [`USER_PASSWORD`]; returns their id.
+pub async fn create_user(admin: &Client, username: &str, roles: &[pb::Role]) -> String {
+    let user = admin
+        .admin()
+        .create_user(pb::CreateUserRequest {
+            username: username.to_owned(),
+            display_name: username.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect("create user")
+        .into_inner()
+        .user
+        .expect("user");
+    for role in roles {
+        admin
+            .admin()
+            .assign_role(pb::AssignRoleRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::UserId(user.id.clone())),
+                }),
+                role: *role as i32,
+            })
+            .await
+            .expect("assign role");
+    }
+    admin
+        .admin()
+        .reset_password(pb::ResetPasswordRequest {
+            user: Some(user_id(&user.id)),
+            password: USER_PASSWORD.to_owned(),
+            require_change: Some(false),
+            ..Default::default()
+        })
+        .await
+        .expect("set password");
+    user.id
+}
+
+/// The tenant id of the person `client` is signed in as.
+pub async fn tenant_id(client: &Client) -> uuid::Uuid {
+    client
+        .self_service()
+        .get_me(pb::GetMeRequest {})
+        .await
+        .expect("me")
+        .into_inner()
+        .user
+        .expect("user")
+        .tenant_id
+        .parse()
+        .expect("tenant id")
 }
 
 /// The password the harness gives the bootstrap admin.
@@ -556,6 +579,11 @@ impl ServerProcess {
         let (username, password) =
             bootstrap_admin(&self.data_dir).expect("serve --dev wrote the bootstrap file");
         admin_session(self.client().await, &username, &password).await
+    }
+
+    /// The process id (for reading its memory from `/proc`).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
     }
 
     /// SIGKILL: no shutdown, no flushing, whatever was in flight is cut.

@@ -155,9 +155,11 @@ async fn two_proved_methods_reset_a_password_and_end_every_session(backend: Back
     )
     .await
     .unwrap_err();
+    // Two methods are required: refused with the answer an unknown account's flow gets (the
+    // caller knows how many remain from VerifyResetCode's answer).
     assert_eq!(
         early.code(),
-        Code::FailedPrecondition,
+        Code::Unauthenticated,
         "two methods are required"
     );
     // Wait for the next authenticator step: the confirmation used the current one.

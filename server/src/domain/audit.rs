@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::error::Error;
 use super::service::Gatehouse;
 use super::types::{Actor, Role};
-use super::users::{decode_page_token, encode_page_token, page_size_or_default};
+use super::users::page_size_or_default;
 use crate::store::{AuditFilter, AuditRow, NewAuditEvent, chain_hash};
 
 /// Roles that read the audit log.
@@ -111,10 +111,7 @@ impl Gatehouse {
                 .unwrap_or_default(),
             query.end.map(|t| t.timestamp_micros()).unwrap_or_default()
         );
-        let before_seq = decode_page_token(page_token, &scope)?
-            .map(|key| key.parse::<i64>())
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "not a token from this listing"))?;
+        let before_seq = self.page_after_parsed::<i64>(actor.tenant_id, &scope, page_token)?;
         let non_empty = |s: String| (!s.is_empty()).then_some(s);
         let filter = AuditFilter {
             actor: non_empty(query.actor),
@@ -132,7 +129,8 @@ impl Gatehouse {
             events.truncate(limit as usize);
             events
                 .last()
-                .map(|e| encode_page_token(&scope, &e.seq.to_string()))
+                .map(|e| self.page_token(actor.tenant_id, &scope, &e.seq.to_string()))
+                .transpose()?
                 .unwrap_or_default()
         } else {
             String::new()

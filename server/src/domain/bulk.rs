@@ -316,10 +316,8 @@ impl Gatehouse {
             n => n.min(5000),
         };
         let scope = format!("bulk:{id}");
-        let after = super::users::decode_page_token(page_token, &scope)?
-            .map(|key| key.parse::<i32>())
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "not a token from this job"))?
+        let after = self
+            .page_after_parsed::<i32>(actor.tenant_id, &scope, page_token)?
             .unwrap_or(-1);
         let limit = usize::try_from(limit).unwrap_or(1000);
         let mut items = self
@@ -330,7 +328,8 @@ impl Gatehouse {
             items.truncate(limit);
             items
                 .last()
-                .map(|i| super::users::encode_page_token(&scope, &i.idx.to_string()))
+                .map(|i| self.page_token(actor.tenant_id, &scope, &i.idx.to_string()))
+                .transpose()?
                 .unwrap_or_default()
         } else {
             String::new()

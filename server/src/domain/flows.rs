@@ -128,18 +128,26 @@ impl Gatehouse {
                 super::phone::normalise("address", address),
             )
         };
-        let Ok(address) = normalised else {
+        let method = match normalised {
+            Ok(address) => self
+                .store
+                .methods(flow.user_id)
+                .await?
+                .into_iter()
+                .find(|m| {
+                    MethodKind::of(m) == kind && m.verified_at.is_some() && m.address == address
+                }),
+            Err(_) => None,
+        };
+        let Some(method) = method else {
+            let event = flow_event(&flow, caller, "reset.code_not_sent", Outcome::Denied).with(&[
+                ("reason", "no_such_verified_method"),
+                ("kind", kind.as_str()),
+            ]);
+            self.append(event.into()).await?;
             return Ok(());
         };
-        let Some(method) = self
-            .store
-            .methods(flow.user_id)
-            .await?
-            .into_iter()
-            .find(|m| MethodKind::of(m) == kind && m.verified_at.is_some() && m.address == address)
-        else {
-            return Ok(());
-        };
+        let address = method.address.clone();
         let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
             return Ok(());
         };
@@ -150,6 +158,10 @@ impl Gatehouse {
         // The flow's sends first: a flow held back by the destination's limit still uses up
         // its three, so it cannot be called forever.
         if !tx.spend_flow_send(flow.id, MAX_SENDS).await? {
+            let event = flow_event(&flow, caller, "reset.code_not_sent", Outcome::Denied)
+                .with(&[("reason", "flow_sends_used_up"), ("kind", kind.as_str())]);
+            tx.append_audit(event.into()).await?;
+            tx.commit().await?;
             return Ok(());
         }
         if !tx
@@ -179,6 +191,9 @@ impl Gatehouse {
             .await?;
         self.queue(&tx, reset_code(&user, kind, &method.address, &code))
             .await?;
+        let event = flow_event(&flow, caller, "reset.code_sent", Outcome::Success)
+            .with(&[("kind", kind.as_str())]);
+        tx.append_audit(event.into()).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -187,8 +202,20 @@ impl Gatehouse {
     /// Every failure is one answer. A try is taken atomically before the code is looked at,
     /// so however many guesses arrive at once, at most the policy's number are evaluated; a
     /// right code gives its try back.
+    /// Answers no sooner than [`super::service::ANONYMOUS_FLOOR`]: a flow id stands for an
+    /// account, and a real flow's bookkeeping must not show in the response time.
     pub async fn verify_reset_code(
         &self,
+        caller: &Caller,
+        flow_id: &str,
+        code: &Password,
+    ) -> Result<FlowStatus, Error> {
+        super::service::at_floor(self.verify_reset_code_now(caller, flow_id, code)).await
+    }
+
+    async fn verify_reset_code_now(
+        &self,
+        caller: &Caller,
         flow_id: &str,
         code: &Password,
     ) -> Result<FlowStatus, Error> {
@@ -202,7 +229,13 @@ impl Gatehouse {
         };
         let policy = self.policy(flow.tenant_id).await?;
         let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
+        let rejected = |reason: &str| {
+            flow_event(&flow, caller, "reset.code_rejected", Outcome::Failure)
+                .with(&[("reason", reason)])
+                .into()
+        };
         if !self.store.spend_flow_try(flow.id, max).await? {
+            self.append(rejected("no_tries_left")).await?;
             return Err(invalid());
         }
         let now = store::now();
@@ -217,6 +250,7 @@ impl Gatehouse {
             found.map(|(id, _)| id)
         };
         let Some(method_id) = proved else {
+            self.append(rejected("wrong_code")).await?;
             return Err(invalid());
         };
         let tx = self.store.write_tenant(flow.tenant_id).await?;
@@ -224,6 +258,8 @@ impl Gatehouse {
         if let Some(step) = step
             && !tx.verify_method(method_id, step, now).await?
         {
+            drop(tx);
+            self.append(rejected("code_already_used")).await?;
             return Err(invalid());
         }
         // Read again under the tenant lock, so parallel proofs of two methods both count.
@@ -241,6 +277,10 @@ impl Gatehouse {
         }
         tx.prove(flow.id, &ids.join(",")).await?;
         tx.refund_flow_try(flow.id).await?;
+        let proved_count = ids.len().to_string();
+        let event = flow_event(&flow, caller, "reset.method_proved", Outcome::Success)
+            .with(&[("methods_proved", proved_count.as_str())]);
+        tx.append_audit(event.into()).await?;
         tx.commit().await?;
         Ok(FlowStatus {
             proved: u32::try_from(ids.len()).unwrap_or(u32::MAX),
@@ -286,27 +326,34 @@ impl Gatehouse {
         flow_id: &str,
         new_password: &Password,
     ) -> Result<(), Error> {
+        // One answer for an unknown, expired, finished, mismatched or unproved flow: a flow
+        // that exists but lacks proof must not tell that its account is real.
         let invalid = || {
             Error::Unauthenticated(
-                "the reset is not complete or has expired; start again".to_owned(),
+                "the reset is not complete or has expired: prove the required verification methods, or start again"
+                    .to_owned(),
             )
         };
         let Some(flow) = self.live_flow(flow_id).await? else {
             return Err(invalid());
         };
+        let refused = |reason: &str| {
+            flow_event(&flow, caller, "reset.complete_refused", Outcome::Failure)
+                .with(&[("reason", reason)])
+                .into()
+        };
         let Some(user) = self.store.user_by_id(flow.tenant_id, flow.user_id).await? else {
             return Err(invalid());
         };
         if user.username != username.trim().to_lowercase() {
+            self.append(refused("username_mismatch")).await?;
             return Err(invalid());
         }
         let policy = self.policy(flow.tenant_id).await?;
         let proved = flow.proved.split(',').filter(|s| !s.is_empty()).count();
         if proved < policy.reset_methods_required as usize {
-            return Err(Error::FailedPrecondition(format!(
-                "prove {} more verification method(s) first",
-                policy.reset_methods_required as usize - proved
-            )));
+            self.append(refused("not_enough_methods_proved")).await?;
+            return Err(invalid());
         }
         Error::from_violations(policy.check_new(
             "new_password",
@@ -394,4 +441,56 @@ fn reset_code(
             username = user.username,
         ),
     )
+}
+
+/// An audit event of an anonymous step of `flow`, naming the flow (never a code).
+fn flow_event(flow: &FlowRow, caller: &Caller, action: &str, outcome: Outcome) -> FlowEvent {
+    FlowEvent {
+        tenant_id: flow.tenant_id,
+        service: caller.service.clone(),
+        action: action.to_owned(),
+        target: format!("user:{}", flow.user_id),
+        outcome,
+        details: vec![("flow".to_owned(), flow.id.to_string())],
+    }
+}
+
+/// An audit event being built for a reset flow step.
+struct FlowEvent {
+    tenant_id: Uuid,
+    service: Option<String>,
+    action: String,
+    target: String,
+    outcome: Outcome,
+    details: Vec<(String, String)>,
+}
+
+impl FlowEvent {
+    fn with(mut self, details: &[(&str, &str)]) -> FlowEvent {
+        self.details.extend(
+            details
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
+        self
+    }
+}
+
+impl From<FlowEvent> for store::NewAuditEvent {
+    fn from(event: FlowEvent) -> Self {
+        let details: Vec<(&str, &str)> = event
+            .details
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        audit::event(
+            event.tenant_id,
+            "anonymous".to_owned(),
+            event.service,
+            &event.action,
+            event.target,
+            event.outcome,
+            &details,
+        )
+    }
 }

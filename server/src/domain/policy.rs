@@ -285,6 +285,23 @@ impl PasswordPolicy {
             || normalise(password.expose()).chars().count() > self.max_length as usize
     }
 
+    /// The gate in front of every check of a given password (sign-in, the current password
+    /// of a change or of a method change): missing, or too long to be any password this
+    /// policy allows. Refused before any hashing, so an over-long input costs no hash and
+    /// no lock-out place.
+    pub fn check_given(&self, field: &str, password: &Password) -> Option<FieldViolation> {
+        if password.expose().is_empty() {
+            Some(FieldViolation::new(field, "required"))
+        } else if self.too_long(password) {
+            Some(FieldViolation::new(
+                field,
+                format!("too long: at most {} characters", self.max_length),
+            ))
+        } else {
+            None
+        }
+    }
+
     /// Every rule a new password must meet for this user; each broken rule is one violation.
     pub fn check_new(
         &self,

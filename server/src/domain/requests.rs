@@ -12,9 +12,7 @@ use super::error::Error;
 use super::secret::Password;
 use super::service::Gatehouse;
 use super::types::{Actor, Caller, Principal, Role};
-use super::users::{
-    ResetOptions, Settles, UserKey, decode_page_token, encode_page_token, page_size_or_default,
-};
+use super::users::{ResetOptions, Settles, UserKey, page_size_or_default};
 use crate::store::{self, NewMessage, RequestRow, UserRow, UserScope};
 
 /// Longest note a person or an administrator may write.
@@ -212,10 +210,7 @@ impl Gatehouse {
         .await?;
         let limit = page_size_or_default(page_size)?;
         let scope_key = format!("requests:{}", state.map_or("", |s| s.as_str()));
-        let before = decode_page_token(page_token, &scope_key)?
-            .map(|key| Uuid::parse_str(&key))
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "not a token from this listing"))?;
+        let before = self.page_after_parsed::<Uuid>(actor.tenant_id, &scope_key, page_token)?;
         let resets = actor.has_any(&[Role::GlobalAdmin, Role::UserAdmin, Role::PasswordAdmin]);
         let scope = UserScope {
             tenant_id: actor.tenant_id,
@@ -245,7 +240,8 @@ impl Gatehouse {
         let next = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last()
-                .map(|r| encode_page_token(&scope_key, &r.id.to_string()))
+                .map(|r| self.page_token(actor.tenant_id, &scope_key, &r.id.to_string()))
+                .transpose()?
                 .unwrap_or_default()
         } else {
             String::new()

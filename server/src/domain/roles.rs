@@ -6,7 +6,7 @@ use super::audit::{self, Outcome};
 use super::error::Error;
 use super::service::{Gatehouse, corrupt};
 use super::types::{Actor, Principal, Role, RoleAssignment};
-use super::users::{UserKey, decode_page_token, encode_page_token, page_size_or_default};
+use super::users::{UserKey, page_size_or_default};
 use crate::store::{self, RoleFilter, RoleRow};
 
 /// A page of role assignments.
@@ -119,10 +119,7 @@ impl Gatehouse {
                 .unwrap_or_default(),
             role.map_or("", |r| r.as_str())
         );
-        let after = decode_page_token(page_token, &scope)?
-            .map(|key| Uuid::parse_str(&key))
-            .transpose()
-            .map_err(|_| Error::invalid("page_token", "not a token from this listing"))?;
+        let after = self.page_after_parsed::<Uuid>(actor.tenant_id, &scope, page_token)?;
         let (user_id, service) = principal.as_ref().map(split).unwrap_or_default();
         let filter = RoleFilter {
             user_id,
@@ -137,7 +134,8 @@ impl Gatehouse {
         let next_page_token = if rows.len() > limit as usize {
             rows.truncate(limit as usize);
             rows.last()
-                .map(|r| encode_page_token(&scope, &r.id.to_string()))
+                .map(|r| self.page_token(actor.tenant_id, &scope, &r.id.to_string()))
+                .transpose()?
                 .unwrap_or_default()
         } else {
             String::new()

@@ -86,13 +86,13 @@ impl Gatehouse {
             Some(t) => self.policy(t.id).await?,
             None => super::policy::PasswordPolicy::default(),
         };
-        if policy.too_long(password) {
-            // Refused before hashing: a huge password costs no hash. Says nothing about the user.
-            return Err(Error::invalid(
-                "password",
-                format!("too long: at most {} characters", policy.max_length),
-            ));
-        }
+        // Refused before hashing: a huge password costs no hash. Says nothing about the user.
+        Error::from_violations(
+            policy
+                .check_given("password", password)
+                .into_iter()
+                .collect(),
+        )?;
         let user = match &tenant {
             Some(t) => self.store.user_by_username(t.id, &username).await?,
             None => None,
@@ -277,14 +277,7 @@ impl Gatehouse {
         let user = self.session_user(&session).await?;
         let policy = self.policy(session.tenant_id).await?;
         let mut violations = Vec::new();
-        if current.expose().is_empty() {
-            violations.push(FieldViolation::new("current_password", "required"));
-        } else if policy.too_long(current) {
-            violations.push(FieldViolation::new(
-                "current_password",
-                format!("too long: at most {} characters", policy.max_length),
-            ));
-        }
+        violations.extend(policy.check_given("current_password", current));
         violations.extend(policy.check_new(
             "new_password",
             new,
@@ -352,9 +345,15 @@ impl Gatehouse {
         flow_id: &str,
     ) -> Result<(), Error> {
         if !flow_id.is_empty() {
-            return self
-                .complete_flow(caller, username, flow_id, new_password)
-                .await;
+            // A flow id stands for an account: answered at the anonymous floor, like the steps
+            // before it.
+            return super::service::at_floor(self.complete_flow(
+                caller,
+                username,
+                flow_id,
+                new_password,
+            ))
+            .await;
         }
         let mut violations = Vec::new();
         if username.is_empty() {
@@ -490,6 +489,12 @@ impl Gatehouse {
         action: &str,
     ) -> Result<(), Error> {
         let wrong = || Error::Unauthenticated("the current password is incorrect".to_owned());
+        Error::from_violations(
+            policy
+                .check_given("current_password", current)
+                .into_iter()
+                .collect(),
+        )?;
         let fingerprint = self.failure_fingerprint(user.id, current).await?;
         let known_wrong = credential
             .recent_failures

@@ -242,11 +242,12 @@ impl SelfService for SelfApi {
         &self,
         request: Request<pb::VerifyResetCodeRequest>,
     ) -> Result<Response<pb::VerifyResetCodeResponse>, Status> {
+        let caller = caller(&request)?;
         let req = request.into_inner();
         let code = Password::new(req.code);
         let status = self
             .core
-            .verify_reset_code(&req.flow_id, &code)
+            .verify_reset_code(&caller, &req.flow_id, &code)
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::VerifyResetCodeResponse {

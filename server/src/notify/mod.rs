@@ -19,10 +19,8 @@ use crate::store::{OutboxRow, Store};
 
 /// How long a claim lasts before another server may take the message: longer than one
 /// delivery can take (the SMTP timeout), short enough that the claims of a server that died
-/// mid-delivery free up soon. Messages are claimed one at a time for the same reason.
+/// mid-delivery free up soon. A dispatcher claims only as many as it can start at once.
 const CLAIM: Duration = Duration::from_secs(30);
-/// Messages claimed per round: one, so a claim never waits behind other deliveries.
-const BATCH: u64 = 1;
 /// How long one SMTP delivery or webhook call may take.
 const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Longest wait between two attempts of one message.
@@ -194,55 +192,99 @@ impl Transport {
     }
 }
 
-/// Sends the outbox until the task is dropped. Bodies are stored sealed under the server's
-/// key; `key` opens them just before delivery.
-pub async fn run_dispatcher(store: Store, transports: Transports, key: SecretKey, poll: Duration) {
+/// Sends the outbox until the task is dropped, up to `concurrency` deliveries at once (each
+/// on its own SMTP connection or webhook call, so one slow delivery does not hold up the
+/// rest). Messages are claimed as deliveries free up, never more than can start now, so a
+/// claim never waits long behind others. Bodies are stored sealed under the server's key;
+/// `key` opens them just before delivery.
+pub async fn run_dispatcher(
+    store: Store,
+    transports: Transports,
+    key: SecretKey,
+    poll: Duration,
+    concurrency: usize,
+) {
     let worker = Uuid::new_v4().to_string();
     let channels = transports.channels();
+    let concurrency = concurrency.max(1);
+    let mut deliveries = tokio::task::JoinSet::new();
     loop {
-        let now = crate::store::now();
-        let until = now
-            + chrono::Duration::from_std(CLAIM).unwrap_or_else(|_| chrono::Duration::seconds(60));
-        let batch = match store
-            .claim_messages(&worker, &channels, BATCH, now, until)
-            .await
-        {
-            Ok(batch) => batch,
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot read the outbox");
-                tokio::time::sleep(poll).await;
-                continue;
+        let free = concurrency - deliveries.len();
+        let batch = if free == 0 {
+            Vec::new()
+        } else {
+            let now = crate::store::now();
+            let until = now
+                + chrono::Duration::from_std(CLAIM)
+                    .unwrap_or_else(|_| chrono::Duration::seconds(60));
+            let limit = u64::try_from(free).unwrap_or(1);
+            match store
+                .claim_messages(&worker, &channels, limit, now, until)
+                .await
+            {
+                Ok(batch) => batch,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot read the outbox");
+                    Vec::new()
+                }
             }
         };
-        if batch.is_empty() {
-            tokio::time::sleep(poll).await;
-            continue;
-        }
+        let claimed = batch.len();
         for message in batch {
-            let id = message.id;
-            let attempts = message.attempts;
-            let delivered = match open(&key, message) {
-                Ok(message) => deliver(&transports, message).await,
-                Err(error) => Err(error),
-            };
-            match delivered {
-                Ok(()) => {
-                    if let Err(e) = store.message_sent(id, &worker, crate::store::now()).await {
-                        tracing::error!(error = %e, message = %id, "sent, but could not mark the message sent");
-                    } else {
-                        tracing::info!(message = %id, "message delivered");
-                    }
-                }
-                Err(error) => {
-                    let backoff = 5i64
-                        .saturating_mul(1i64 << attempts.clamp(0, 20))
-                        .min(MAX_BACKOFF_SECS);
-                    let retry_at = crate::store::now() + chrono::Duration::seconds(backoff);
-                    tracing::warn!(message = %id, attempts = attempts + 1, %error, retry_in_secs = backoff, "delivery failed");
-                    if let Err(e) = store.message_failed(id, &worker, &error, retry_at).await {
-                        tracing::error!(error = %e, message = %id, "could not record a failed delivery");
-                    }
-                }
+            let (store, transports, key, worker) = (
+                store.clone(),
+                transports.clone(),
+                key.clone(),
+                worker.clone(),
+            );
+            deliveries.spawn(async move {
+                deliver_and_record(&store, &transports, &key, &worker, message).await;
+            });
+        }
+        if claimed > 0 && claimed == free {
+            // Every slot was filled: wait for one to free up before claiming more.
+            deliveries.join_next().await;
+        } else if deliveries.is_empty() {
+            tokio::time::sleep(poll).await;
+        } else {
+            // Some in flight and the outbox had no more: claim again when one finishes or
+            // after the poll interval, whichever comes first.
+            let _ = tokio::time::timeout(poll, deliveries.join_next()).await;
+        }
+    }
+}
+
+/// Delivers one claimed message and records the outcome: sent, or failed with the next try
+/// after an exponential back-off.
+async fn deliver_and_record(
+    store: &Store,
+    transports: &Transports,
+    key: &SecretKey,
+    worker: &str,
+    message: OutboxRow,
+) {
+    let id = message.id;
+    let attempts = message.attempts;
+    let delivered = match open(key, message) {
+        Ok(message) => deliver(transports, message).await,
+        Err(error) => Err(error),
+    };
+    match delivered {
+        Ok(()) => {
+            if let Err(e) = store.message_sent(id, worker, crate::store::now()).await {
+                tracing::error!(error = %e, message = %id, "sent, but could not mark the message sent");
+            } else {
+                tracing::info!(message = %id, "message delivered");
+            }
+        }
+        Err(error) => {
+            let backoff = 5i64
+                .saturating_mul(1i64 << attempts.clamp(0, 20))
+                .min(MAX_BACKOFF_SECS);
+            let retry_at = crate::store::now() + chrono::Duration::seconds(backoff);
+            tracing::warn!(message = %id, attempts = attempts + 1, %error, retry_in_secs = backoff, "delivery failed");
+            if let Err(e) = store.message_failed(id, worker, &error, retry_at).await {
+                tracing::error!(error = %e, message = %id, "could not record a failed delivery");
             }
         }
     }

@@ -7,6 +7,7 @@
 
 mod audit;
 mod bulk;
+mod cache;
 mod codes;
 pub mod entities;
 mod flows;
@@ -35,6 +36,7 @@ use sea_orm::{
 
 pub use audit::{AuditFilter, NewAuditEvent, chain_hash};
 pub use bulk::{BulkItemRow, BulkJobRow, PENDING};
+pub use cache::TTL as CACHE_TTL;
 pub use codes::CodeRow;
 pub use entities::{
     audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
@@ -94,6 +96,7 @@ pub fn now() -> DateTime<Utc> {
 pub struct Store {
     db: DatabaseConnection,
     sqlite: bool,
+    cache: std::sync::Arc<cache::ReadCache>,
 }
 
 /// Held while one process migrates and bootstraps; other replicas starting at the same time
@@ -123,6 +126,9 @@ pub struct Tx {
     /// The audit chain head of the tenant this transaction locked (id, seq, hash): appends
     /// under the lock need not read it again.
     head: std::sync::Mutex<Option<(uuid::Uuid, i64, String)>>,
+    cache: std::sync::Arc<cache::ReadCache>,
+    /// Set by changes to what [`cache::ReadCache`] holds; the commit then invalidates it.
+    invalidates: std::sync::atomic::AtomicBool,
 }
 
 impl Store {
@@ -144,7 +150,11 @@ impl Store {
             });
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db, sqlite })
+        Ok(Store {
+            db,
+            sqlite,
+            cache: Default::default(),
+        })
     }
 
     /// Takes the start-up lock (see [`StartupLock`]).
@@ -195,6 +205,8 @@ impl Store {
         Ok(Tx {
             tx,
             head: std::sync::Mutex::new(None),
+            cache: self.cache.clone(),
+            invalidates: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -218,7 +230,17 @@ impl Tx {
     /// Makes every change of the transaction durable.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        if self.invalidates.load(std::sync::atomic::Ordering::Acquire) {
+            self.cache.invalidate();
+        }
         Ok(())
+    }
+
+    /// Marks this transaction as changing sessions, roles, tenants or policy: its commit
+    /// invalidates the read cache.
+    pub(crate) fn invalidates_cache(&self) {
+        self.invalidates
+            .store(true, std::sync::atomic::Ordering::Release);
     }
 
     pub(crate) fn conn(&self) -> &DatabaseTransaction {

@@ -6,6 +6,7 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
+use super::cache::Holder;
 use super::entities::role_assignment;
 use super::{RoleRow, Store, StoreError, StoreResult, Tx};
 
@@ -29,11 +30,21 @@ impl Store {
         tenant_id: Uuid,
         user_ids: &[Uuid],
     ) -> StoreResult<Vec<RoleRow>> {
-        Ok(role_assignment::Entity::find()
-            .filter(role_assignment::Column::TenantId.eq(tenant_id))
-            .filter(role_assignment::Column::UserId.is_in(user_ids.iter().copied()))
-            .all(self.conn())
-            .await?)
+        let query = async {
+            Ok(role_assignment::Entity::find()
+                .filter(role_assignment::Column::TenantId.eq(tenant_id))
+                .filter(role_assignment::Column::UserId.is_in(user_ids.iter().copied()))
+                .all(self.conn())
+                .await?)
+        };
+        match user_ids {
+            // One user's roles (a caller's, on every admin call) come from the read cache.
+            [one] => {
+                let key = (tenant_id, Holder::User(*one));
+                self.cache.through(&self.cache.roles, key, query).await
+            }
+            _ => query.await,
+        }
     }
 
     /// The roles a service holds in the tenant.
@@ -42,11 +53,15 @@ impl Store {
         tenant_id: Uuid,
         service: &str,
     ) -> StoreResult<Vec<RoleRow>> {
-        Ok(role_assignment::Entity::find()
-            .filter(role_assignment::Column::TenantId.eq(tenant_id))
-            .filter(role_assignment::Column::Service.eq(service))
-            .all(self.conn())
-            .await?)
+        let query = async {
+            Ok(role_assignment::Entity::find()
+                .filter(role_assignment::Column::TenantId.eq(tenant_id))
+                .filter(role_assignment::Column::Service.eq(service))
+                .all(self.conn())
+                .await?)
+        };
+        let key = (tenant_id, Holder::Service(service.to_owned()));
+        self.cache.through(&self.cache.roles, key, query).await
     }
 
     /// A page of assignments, oldest first.
@@ -81,6 +96,7 @@ impl Store {
 impl Tx {
     /// Stores an assignment; a duplicate is [`StoreError::Conflict`].
     pub async fn insert_role(&self, row: RoleRow) -> StoreResult<RoleRow> {
+        self.invalidates_cache();
         role_assignment::Entity::insert(role_assignment::ActiveModel::from(row))
             .exec_with_returning(self.conn())
             .await
@@ -95,6 +111,7 @@ impl Tx {
         service: Option<&str>,
         role: &str,
     ) -> StoreResult<bool> {
+        self.invalidates_cache();
         let Some(assignment) = assignment(tenant_id, user_id, service, role) else {
             return Ok(false);
         };

@@ -10,11 +10,18 @@ use super::{SessionRow, Store, StoreResult, Tx};
 
 impl Store {
     /// The session whose token hashes to `digest`, revoked or not.
+    /// Served from the read cache (see `store::cache`): a revocation through this process
+    /// applies at once, one through another replica within the cache's TTL.
     pub async fn session_by_digest(&self, digest: &str) -> StoreResult<Option<SessionRow>> {
-        Ok(session::Entity::find()
-            .filter(session::Column::TokenHash.eq(digest))
-            .one(self.conn())
-            .await?)
+        let query = async {
+            Ok(session::Entity::find()
+                .filter(session::Column::TokenHash.eq(digest))
+                .one(self.conn())
+                .await?)
+        };
+        self.cache
+            .through_found(&self.cache.sessions, digest.to_owned(), query)
+            .await
     }
 }
 
@@ -29,6 +36,7 @@ impl Tx {
 
     /// Revokes every live session of a user; returns how many.
     pub async fn revoke_user_sessions(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<u64> {
+        self.invalidates_cache();
         Ok(session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(at))
             .filter(session::Column::UserId.eq(user_id))
@@ -51,6 +59,7 @@ impl Tx {
 
     /// Revokes one session; false when it was already revoked.
     pub async fn revoke_session(&self, id: Uuid, at: DateTime<Utc>) -> StoreResult<bool> {
+        self.invalidates_cache();
         Ok(session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(at))
             .filter(session::Column::Id.eq(id))

@@ -3,25 +3,37 @@
 use sea_orm::{ActiveValue::Set, ColumnTrait as _, EntityTrait as _, QueryFilter as _};
 use uuid::Uuid;
 
+use super::cache::TenantKey;
 use super::entities::{password_policy, tenant};
 use super::{PolicyRow, Store, StoreError, StoreResult, TenantRow, Tx, now};
 
 impl Store {
     /// The tenant created at first start.
     pub async fn default_tenant(&self) -> StoreResult<Option<TenantRow>> {
-        Ok(tenant::Entity::find()
-            .filter(tenant::Column::IsDefault.eq(true))
-            .one(self.conn())
-            .await?)
+        let query = async {
+            Ok(tenant::Entity::find()
+                .filter(tenant::Column::IsDefault.eq(true))
+                .one(self.conn())
+                .await?)
+        };
+        self.cache
+            .through(&self.cache.tenants, TenantKey::Default, query)
+            .await
     }
 
     /// A tenant by id or by name.
     pub async fn tenant_by_id_or_name(&self, key: &str) -> StoreResult<Option<TenantRow>> {
-        let query = match Uuid::parse_str(key) {
-            Ok(id) => tenant::Entity::find_by_id(id),
-            Err(_) => tenant::Entity::find().filter(tenant::Column::Name.eq(key)),
+        let query = async {
+            let query = match Uuid::parse_str(key) {
+                Ok(id) => tenant::Entity::find_by_id(id),
+                Err(_) => tenant::Entity::find().filter(tenant::Column::Name.eq(key)),
+            };
+            Ok(query.one(self.conn()).await?)
         };
-        Ok(query.one(self.conn()).await?)
+        let cache_key = TenantKey::IdOrName(key.to_owned());
+        self.cache
+            .through(&self.cache.tenants, cache_key, query)
+            .await
     }
 
     /// Every tenant, oldest first.
@@ -36,17 +48,27 @@ impl Store {
 
     /// The tenant whose primary domain is `domain`.
     pub async fn tenant_by_domain(&self, domain: &str) -> StoreResult<Option<TenantRow>> {
-        Ok(tenant::Entity::find()
-            .filter(tenant::Column::PrimaryDomain.eq(domain))
-            .one(self.conn())
-            .await?)
+        let query = async {
+            Ok(tenant::Entity::find()
+                .filter(tenant::Column::PrimaryDomain.eq(domain))
+                .one(self.conn())
+                .await?)
+        };
+        let key = TenantKey::Domain(domain.to_owned());
+        self.cache.through(&self.cache.tenants, key, query).await
     }
 
-    /// The tenant's password policy row, when one was stored.
+    /// The tenant's password policy row, when one was stored; from the read cache, so a
+    /// policy change through another replica applies here within its TTL.
     pub async fn policy(&self, tenant_id: Uuid) -> StoreResult<Option<PolicyRow>> {
-        Ok(password_policy::Entity::find_by_id(tenant_id)
-            .one(self.conn())
-            .await?)
+        let query = async {
+            Ok(password_policy::Entity::find_by_id(tenant_id)
+                .one(self.conn())
+                .await?)
+        };
+        self.cache
+            .through(&self.cache.policies, tenant_id, query)
+            .await
     }
 }
 
@@ -58,6 +80,7 @@ impl Tx {
         primary_domain: Option<&str>,
         is_default: bool,
     ) -> StoreResult<TenantRow> {
+        self.invalidates_cache();
         let row = tenant::ActiveModel {
             id: Set(Uuid::now_v7()),
             name: Set(name.to_owned()),
@@ -75,6 +98,7 @@ impl Tx {
 
     /// Stores a tenant's password policy, replacing the previous one.
     pub async fn put_policy(&self, row: PolicyRow) -> StoreResult<()> {
+        self.invalidates_cache();
         let tenant_id = row.tenant_id;
         let active: password_policy::ActiveModel = row.into();
         let active = sea_orm::ActiveModelTrait::reset_all(active);

@@ -215,6 +215,7 @@ impl Tx {
         id: Uuid,
         expected_version: Option<i64>,
     ) -> StoreResult<bool> {
+        self.invalidates_cache();
         let mut delete = user::Entity::delete_many()
             .filter(user::Column::Id.eq(id))
             .filter(user::Column::TenantId.eq(tenant_id));
@@ -377,6 +378,7 @@ impl Tx {
         at: DateTime<Utc>,
     ) -> StoreResult<u64> {
         use super::entities::session;
+        self.invalidates_cache();
         let update = session::Entity::update_many()
             .col_expr(session::Column::RevokedAt, Expr::value(at))
             .filter(session::Column::TenantId.eq(scope.tenant_id))

@@ -1,0 +1,480 @@
+//! Gatehouse under load: each figure printed next to its ceiling, measured in the same run
+//! against a release `gatehouse serve --dev` process on SQLite and (when a server is given)
+//! PostgreSQL, over mTLS on loopback.
+//!
+//! - raw argon2id hashes/s on as many threads as the server's hash workers: the ceiling of
+//!   SignIn/s (goal ≥ 0.9 × at 4 and 64 in flight);
+//! - `grpc.health.v1.Health/Check`/s on the same server and connections: the ceiling of an
+//!   authenticated GetUser/s (goal ≥ 0.5 × at 64 in flight);
+//! - GetUser p99 at 4 in flight, idle and while 64 sign-ins in flight saturate the hash
+//!   workers (goal ≤ 2 ×);
+//! - the server's peak and settled RSS for a storm of 2,000 concurrent SignIn, sustained
+//!   sign-ins at 64 in flight, and a bulk reset (goal: peak ≤ 64 MiB + workers × argon2
+//!   memory; settled within 16 MiB of the fresh server's);
+//! - messages/s one dispatcher hands a loopback SMTP sink (goal ≥ 200).
+//!
+//! `scripts/bench load` (release). Settings: `BENCH_SECS` per rate (default 3),
+//! `BENCH_SUSTAIN_SECS` (default 60), `BENCH_BULK_USERS` (default 10000), `BENCH_MAIL`
+//! (messages, default 2000), `GATEHOUSE_TEST_POSTGRES_URL` for PostgreSQL, `GATEHOUSE_BIN`
+//! (the server binary; `scripts/bench` builds a release one).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use gatehouse::domain::{HashSettings, Hasher, Password};
+use gatehouse_client::{Client, pb};
+use gatehouse_tests::smtp::SmtpSink;
+use gatehouse_tests::{Backend, ServerProcess, USER_PASSWORD, fresh_database, user_id};
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_client::HealthClient;
+
+/// Connections the load generator spreads its calls over.
+const CONNECTIONS: usize = 4;
+/// Users signing in (distinct accounts, so no account waits for another's checks).
+const SIGN_IN_USERS: usize = 64;
+const MIB: f64 = 1024.0 * 1024.0;
+
+#[tokio::main]
+async fn main() {
+    let secs = Duration::from_secs(gatehouse_tests::seed::env_count("BENCH_SECS", 3u64));
+    let workers = HashSettings::default_workers();
+    println!(
+        "machine: {} cores; server hash workers: {workers}; argon2id m=19456 KiB t=2 p=1",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    let mut backends = vec![Backend::Sqlite];
+    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
+        backends.push(Backend::Postgres);
+    } else {
+        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
+    }
+    for backend in backends {
+        println!("\n== {backend:?} ==");
+        run(backend, secs, workers).await;
+    }
+}
+
+async fn run(backend: Backend, secs: Duration, workers: usize) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = fresh_database(backend, dir.path()).await;
+    let sink = SmtpSink::start().await;
+    let env = [
+        ("GATEHOUSE_SMTP_HOST", "127.0.0.1".to_owned()),
+        ("GATEHOUSE_SMTP_PORT", sink.addr.port().to_string()),
+        ("GATEHOUSE_SMTP_SECURITY", "none".to_owned()),
+        ("GATEHOUSE_OUTBOX_POLL_MILLIS", "50".to_owned()),
+    ];
+    let server = ServerProcess::start_with_env(dir.path(), &url, &env).await;
+    let pid = server.pid().expect("server pid");
+    let admin = server.admin().await;
+    let users = sign_in_users(&server, &admin).await;
+    let target = users[0].1.clone();
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        clients.push(server.client().await);
+    }
+    let token = reader_session(&admin, &clients[0]).await;
+    let admins: Vec<Client> = clients
+        .iter()
+        .map(|c| c.with_session(token.clone()))
+        .collect();
+    settle().await;
+    let fresh_rss = rss(pid);
+    println!("RSS fresh (after set-up): {:.1} MiB", fresh_rss / MIB);
+
+    let raw = raw_hash_rate(workers, secs).await;
+    println!("raw argon2id on {workers} thread(s): {raw:.1} hashes/s (ceiling of SignIn/s)");
+
+    for in_flight in [1, 4, 64] {
+        let health = measure(&clients, in_flight, secs, |client, _| {
+            let mut health = HealthClient::new(client.channel());
+            async move { health.check(HealthCheckRequest::default()).await.map(drop) }
+        })
+        .await;
+        let get_user = measure(&admins, in_flight, secs, get_user_call(&target)).await;
+        println!(
+            "{in_flight:>2} in flight: Health/Check {health}; GetUser {get_user}; GetUser/Health {:.2} (goal >= 0.5 at 64)",
+            get_user.rate / health.rate
+        );
+    }
+    for in_flight in [1, 4, 64] {
+        let sign_in = measure(&clients, in_flight, secs, sign_in_call(&users)).await;
+        println!(
+            "{in_flight:>2} in flight: SignIn {sign_in}; SignIn/raw argon2id {:.2} (goal >= 0.9 at 4 and 64)",
+            sign_in.rate / raw
+        );
+    }
+
+    let idle = measure(&admins, 4, secs, get_user_call(&target)).await;
+    let flood_stop = Arc::new(AtomicBool::new(false));
+    let flood = {
+        let clients = clients.clone();
+        let users = users.clone();
+        let stop = flood_stop.clone();
+        tokio::spawn(async move { measure_until(&clients, 64, stop, sign_in_call(&users)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let flooded = measure(&admins, 4, secs, get_user_call(&target)).await;
+    flood_stop.store(true, Ordering::Relaxed);
+    let flood = flood.await.expect("flood");
+    println!(
+        "GetUser at 4 in flight, idle: {idle}; during a sign-in flood ({:.1} SignIn/s): {flooded}; p99 ratio {:.2} (goal <= 2)",
+        flood.rate,
+        flooded.p99.as_secs_f64() / idle.p99.as_secs_f64()
+    );
+
+    let bound = 64.0 + workers as f64 * 19456.0 / 1024.0;
+    println!("memory goal: peak <= {bound:.1} MiB; settled within 16 MiB of fresh");
+    settle().await;
+    let base = rss(pid);
+    let storm = watch_rss(pid, storm(&clients, 2000)).await;
+    settle().await;
+    println!(
+        "storm of 2000 concurrent SignIn: {} shed, {} refused; RSS peak {:.1} MiB, settled {:.1} MiB (fresh {:.1})",
+        storm.1.0,
+        storm.1.1,
+        storm.0 / MIB,
+        rss(pid) / MIB,
+        base / MIB
+    );
+    let sustain = Duration::from_secs(gatehouse_tests::seed::env_count(
+        "BENCH_SUSTAIN_SECS",
+        60u64,
+    ));
+    let (peak, sustained) =
+        watch_rss(pid, measure(&clients, 64, sustain, sign_in_call(&users))).await;
+    settle().await;
+    println!(
+        "{} s of SignIn at 64 in flight: {sustained}; RSS peak {:.1} MiB, settled {:.1} MiB",
+        sustain.as_secs(),
+        peak / MIB,
+        rss(pid) / MIB
+    );
+
+    let tenant_id = gatehouse_tests::tenant_id(&admin).await;
+    let bulk_users = gatehouse_tests::seed::env_count("BENCH_BULK_USERS", 10_000usize);
+    let ids = gatehouse_tests::seed::insert_users(&url, tenant_id, "bulk", bulk_users, false).await;
+    let (peak, (reset, elapsed)) =
+        watch_rss(pid, bulk_reset(&admin, &ids, "bench-bulk", false)).await;
+    settle().await;
+    println!(
+        "BulkResetPasswords of {reset} users in {elapsed:.1} s ({:.1} users/s, {:.2} of raw argon2id); RSS peak {:.1} MiB, settled {:.1} MiB",
+        f64::from(reset) / elapsed,
+        f64::from(reset) / elapsed / raw,
+        peak / MIB,
+        rss(pid) / MIB
+    );
+
+    let mail = gatehouse_tests::seed::env_count("BENCH_MAIL", 2000usize);
+    let ids = gatehouse_tests::seed::insert_users(&url, tenant_id, "mail", mail, false).await;
+    let before = sink.mails().len();
+    let started = Instant::now();
+    bulk_reset(&admin, &ids, "bench-mail", true).await;
+    sink.wait_for(before + mail, Duration::from_secs(600)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "dispatcher: {mail} invitation emails queued and delivered to the SMTP sink in {elapsed:.1} s = {:.0} messages/s (goal >= 200)",
+        mail as f64 / elapsed
+    );
+    server.kill().await;
+}
+
+/// Rate and latency of one measured call.
+#[derive(Clone, Copy, Debug, Default)]
+struct Figures {
+    rate: f64,
+    p50: Duration,
+    p99: Duration,
+    errors: u64,
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:.0}/s p50 {:.2} ms p99 {:.2} ms",
+            self.rate,
+            self.p50.as_secs_f64() * 1e3,
+            self.p99.as_secs_f64() * 1e3
+        )?;
+        if self.errors > 0 {
+            write!(f, " ({} errors)", self.errors)?;
+        }
+        Ok(())
+    }
+}
+
+/// Calls `call` from `in_flight` loops spread over `clients` for `duration`.
+async fn measure<F, Fut>(
+    clients: &[Client],
+    in_flight: usize,
+    duration: Duration,
+    call: F,
+) -> Figures
+where
+    F: Fn(Client, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send,
+{
+    let stop = Arc::new(AtomicBool::new(false));
+    let timer = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(duration).await;
+            stop.store(true, Ordering::Relaxed);
+        })
+    };
+    let figures = measure_until(clients, in_flight, stop, call).await;
+    timer.abort();
+    figures
+}
+
+async fn measure_until<F, Fut>(
+    clients: &[Client],
+    in_flight: usize,
+    stop: Arc<AtomicBool>,
+    call: F,
+) -> Figures
+where
+    F: Fn(Client, usize) -> Fut + Clone + Send + 'static,
+    Fut: Future<Output = Result<(), tonic::Status>> + Send,
+{
+    let started = Instant::now();
+    let errors = Arc::new(AtomicU64::new(0));
+    let loops: Vec<_> = (0..in_flight)
+        .map(|n| {
+            let client = clients[n % clients.len()].clone();
+            let (call, stop, errors) = (call.clone(), stop.clone(), errors.clone());
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut i = n;
+                while !stop.load(Ordering::Relaxed) {
+                    let t = Instant::now();
+                    if call(client.clone(), i).await.is_err() {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    latencies.push(t.elapsed());
+                    i += in_flight;
+                }
+                latencies
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for handle in loops {
+        all.extend(handle.await.expect("load loop"));
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    all.sort_unstable();
+    let at = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)));
+    Figures {
+        rate: all.len() as f64 / elapsed,
+        p50: at(0.50).copied().unwrap_or_default(),
+        p99: at(0.99).copied().unwrap_or_default(),
+        errors: errors.load(Ordering::Relaxed),
+    }
+}
+
+fn sign_in_call(
+    users: &[(String, String)],
+) -> impl Fn(Client, usize) -> std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send>>
++ Clone
++ Send
++ 'static {
+    let names: Arc<Vec<String>> = Arc::new(users.iter().map(|(name, _)| name.clone()).collect());
+    move |client: Client, i: usize| {
+        let name = names[i % names.len()].clone();
+        Box::pin(async move {
+            client
+                .self_service()
+                .sign_in(pb::SignInRequest {
+                    username: name,
+                    password: USER_PASSWORD.into(),
+                    ..Default::default()
+                })
+                .await
+                .map(drop)
+        })
+    }
+}
+
+fn get_user_call(
+    target: &str,
+) -> impl Fn(Client, usize) -> std::pin::Pin<Box<dyn Future<Output = Result<(), tonic::Status>> + Send>>
++ Clone
++ Send
++ 'static {
+    let target = target.to_owned();
+    move |client: Client, _| {
+        let target = target.clone();
+        Box::pin(async move {
+            client
+                .admin()
+                .get_user(pb::GetUserRequest {
+                    user: Some(user_id(&target)),
+                })
+                .await
+                .map(drop)
+        })
+    }
+}
+
+/// An auditor's session token: the person whose GetUser calls are measured.
+async fn reader_session(admin: &Client, client: &Client) -> String {
+    let name = "reader@contoso.example";
+    gatehouse_tests::create_user(admin, name, &[pb::Role::Auditor]).await;
+    client
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: name.to_owned(),
+            password: USER_PASSWORD.into(),
+            ..Default::default()
+        })
+        .await
+        .expect("the reader signs in")
+        .into_inner()
+        .session_token
+}
+
+/// Creates the accounts the sign-in loops use; returns (username, id).
+async fn sign_in_users(server: &ServerProcess, admin: &Client) -> Vec<(String, String)> {
+    let mut users = Vec::new();
+    for n in 0..SIGN_IN_USERS {
+        let username = format!("load{n}@contoso.example");
+        let id = gatehouse_tests::create_user(admin, &username, &[]).await;
+        users.push((username, id));
+    }
+    // One sign-in each, so every account's first-sign-in work is done before measuring.
+    let client = server.client().await;
+    for (name, _) in &users {
+        client
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: name.clone(),
+                password: USER_PASSWORD.into(),
+                ..Default::default()
+            })
+            .await
+            .expect("sign in");
+    }
+    users
+}
+
+/// Raw argon2id with the server's settings on `workers` threads: the pool the server uses,
+/// in this process, hashing back to back.
+async fn raw_hash_rate(workers: usize, duration: Duration) -> f64 {
+    let hasher = Hasher::new(HashSettings {
+        workers,
+        ..HashSettings::default()
+    })
+    .expect("hasher");
+    let password = Password::new("a benchmark passphrase of fair length".to_owned());
+    let stop = Instant::now() + duration;
+    let started = Instant::now();
+    let loops: Vec<_> = (0..workers)
+        .map(|_| {
+            let (hasher, password) = (hasher.clone(), password.clone());
+            tokio::spawn(async move {
+                let mut done = 0u64;
+                while Instant::now() < stop {
+                    hasher.hash_waiting(&password).await.expect("hash");
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for handle in loops {
+        total += handle.await.expect("hash loop");
+    }
+    total as f64 / started.elapsed().as_secs_f64()
+}
+
+/// `count` SignIn calls of unknown users at once; returns (shed, refused).
+async fn storm(clients: &[Client], count: usize) -> (u64, u64) {
+    let calls: Vec<_> = (0..count)
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
+            tokio::spawn(async move {
+                client
+                    .self_service()
+                    .sign_in(pb::SignInRequest {
+                        username: format!("storm{i}@contoso.example"),
+                        password: "a password nobody has".into(),
+                        ..Default::default()
+                    })
+                    .await
+            })
+        })
+        .collect();
+    let (mut shed, mut refused) = (0, 0);
+    for call in calls {
+        match call.await.expect("storm call") {
+            Err(s) if s.code() == tonic::Code::ResourceExhausted => shed += 1,
+            _ => refused += 1,
+        }
+    }
+    (shed, refused)
+}
+
+/// A bulk reset of `ids` read to its end; returns (users reset, seconds).
+async fn bulk_reset(admin: &Client, ids: &[uuid::Uuid], key: &str, invite: bool) -> (i32, f64) {
+    let started = Instant::now();
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users: ids.iter().map(|id| user_id(&id.to_string())).collect(),
+            idempotency_key: key.to_owned(),
+            delivery: if invite {
+                pb::ResetDelivery::Invitation as i32
+            } else {
+                pb::ResetDelivery::Unspecified as i32
+            },
+            ..Default::default()
+        })
+        .await
+        .expect("bulk reset")
+        .into_inner();
+    let mut reset = 0;
+    while let Some(message) = stream.message().await.expect("bulk stream") {
+        if let Some(pb::bulk_reset_passwords_response::Event::Summary(summary)) = message.event {
+            reset = summary.reset;
+        }
+    }
+    (reset, started.elapsed().as_secs_f64())
+}
+
+/// Lets the server go idle (and its allocator return what it can) before a reading.
+async fn settle() {
+    tokio::time::sleep(Duration::from_secs(3)).await;
+}
+
+/// The process's resident set in bytes.
+fn rss(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(0.0, |kib| kib * 1024.0)
+}
+
+/// Runs `work` while sampling the process's RSS every 5 ms; returns the peak and the result.
+async fn watch_rss<T>(pid: u32, work: impl Future<Output = T>) -> (f64, T) {
+    let stop = Arc::new(AtomicBool::new(false));
+    let sampler = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            let mut peak = rss(pid);
+            while !stop.load(Ordering::Relaxed) {
+                peak = peak.max(rss(pid));
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            peak.max(rss(pid))
+        })
+    };
+    let result = work.await;
+    stop.store(true, Ordering::Relaxed);
+    (sampler.await.expect("sampler"), result)
+}
