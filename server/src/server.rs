@@ -19,8 +19,12 @@ use crate::tls;
 /// File in the data directory holding the bootstrap admin's one-time password.
 pub const BOOTSTRAP_FILE: &str = "bootstrap-admin.txt";
 
-/// How often health re-checks the database.
-const HEALTH_INTERVAL: Duration = Duration::from_secs(5);
+/// How often health re-checks the database: an outage shows as NOT_SERVING, and a recovery
+/// as SERVING, within about this plus [`HEALTH_TIMEOUT`].
+const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// How long a health probe waits for the database before counting it as gone.
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Runs pending migrations and returns how many ran.
 pub async fn migrate(config: &Config) -> anyhow::Result<usize> {
@@ -408,13 +412,23 @@ async fn remind_expiring_passwords(core: Gatehouse, interval: Duration) {
 async fn watch_health(store: Store, reporter: tonic_health::server::HealthReporter) {
     let mut last = None;
     loop {
-        let status = match store.ping().await {
-            Ok(()) => ServingStatus::Serving,
-            Err(e) => {
+        let status = match tokio::time::timeout(HEALTH_TIMEOUT, store.ping()).await {
+            Ok(Ok(())) => ServingStatus::Serving,
+            Ok(Err(e)) => {
                 tracing::warn!(error = %e, "database does not answer");
                 ServingStatus::NotServing
             }
+            Err(_) => {
+                tracing::warn!(
+                    timeout_secs = HEALTH_TIMEOUT.as_secs(),
+                    "database does not answer in time"
+                );
+                ServingStatus::NotServing
+            }
         };
+        if last == Some(ServingStatus::NotServing) && status == ServingStatus::Serving {
+            tracing::info!("database answers again");
+        }
         if last != Some(status) {
             for name in ["", "gatehouse.v1.AdminService", "gatehouse.v1.SelfService"] {
                 reporter.set_service_status(name, status).await;

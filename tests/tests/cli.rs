@@ -875,17 +875,42 @@ async fn a_help_request_with_terminal_escapes_is_listed_escaped(backend: Backend
     server
         .user_with_roles(&admin, "frank@contoso.example", &[])
         .await;
+    let hostile = "locked out\u{1b}[2J\u{1b}]0;pwned\u{7} \u{9b}31m please";
+    // The server refuses the escapes at its edge...
+    let refused = server
+        .client()
+        .await
+        .calls()
+        .request_admin_help(pb::RequestAdminHelpRequest {
+            username: "frank@contoso.example".to_owned(),
+            message: hostile.to_owned(),
+            ..Default::default()
+        })
+        .await
+        .expect_err("control characters are refused");
+    assert_eq!(refused.code(), Code::InvalidArgument);
+    // ...and the CLI still escapes a request stored with them (by an older server).
     server
         .client()
         .await
         .calls()
         .request_admin_help(pb::RequestAdminHelpRequest {
             username: "frank@contoso.example".to_owned(),
-            message: "locked out\u{1b}[2J\u{1b}]0;pwned\u{7} \u{9b}31m please".to_owned(),
+            message: "locked out".to_owned(),
             ..Default::default()
         })
         .await
         .expect("ask for help");
+    let db = sea_orm::Database::connect(server.config.database_url().expose())
+        .await
+        .expect("connect");
+    let update = sea_orm::sea_query::Query::update()
+        .table(sea_orm::sea_query::Alias::new("reset_requests"))
+        .value(sea_orm::sea_query::Alias::new("message"), hostile)
+        .to_owned();
+    sea_orm::ConnectionTrait::execute(&db, &update)
+        .await
+        .expect("store the message as an older server would have");
     let shell = Shell::new(&server);
     shell.login(&server.admin_username, ADMIN_PASSWORD).await;
 

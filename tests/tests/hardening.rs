@@ -14,7 +14,22 @@ backend_tests!(
     every_anonymous_step_of_a_reset_flow_is_audited_without_its_code,
     an_over_long_current_password_is_refused_before_any_check,
     page_tokens_are_opaque_and_bound_to_tenant_listing_and_filter,
+    nul_and_control_characters_are_refused_at_the_edge_of_every_call,
+    each_request_is_held_to_the_size_its_call_needs,
 );
+
+/// The request was refused as INVALID_ARGUMENT naming `field`.
+fn refused_at(result: Result<impl std::fmt::Debug, tonic::Status>, field: &str) {
+    let status = result.expect_err("refused");
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let violations = field_violations(&status);
+    assert!(
+        violations
+            .iter()
+            .any(|(f, d)| f == field && d.contains("U+0000")),
+        "{field} named in {violations:?}"
+    );
+}
 
 async fn complete_flow(server: &TestServer, username: &str, flow_id: &str) -> tonic::Status {
     server
@@ -231,4 +246,168 @@ async fn page_tokens_are_opaque_and_bound_to_tenant_listing_and_filter(backend: 
         .await
         .expect_err("a users token is not an audit token");
     assert_eq!(status.code(), Code::InvalidArgument);
+}
+
+async fn nul_and_control_characters_are_refused_at_the_edge_of_every_call(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let anonymous = server.client().await;
+    let nul = "nul\0@contoso.example".to_owned();
+    refused_at(
+        anonymous
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: nul.clone(),
+                password: "whatever it is".into(),
+                ..Default::default()
+            })
+            .await,
+        "username",
+    );
+    refused_at(
+        anonymous
+            .self_service()
+            .sign_in(pb::SignInRequest {
+                username: "someone@contoso.example".into(),
+                password: "whatever it is".into(),
+                tenant: "ten\0ant".into(),
+            })
+            .await,
+        "tenant",
+    );
+    refused_at(
+        anonymous
+            .self_service()
+            .start_password_reset(pb::StartPasswordResetRequest {
+                username: nul.clone(),
+                ..Default::default()
+            })
+            .await,
+        "username",
+    );
+    refused_at(
+        anonymous
+            .self_service()
+            .request_admin_help(pb::RequestAdminHelpRequest {
+                username: nul.clone(),
+                message: "please help".into(),
+                ..Default::default()
+            })
+            .await,
+        "username",
+    );
+    refused_at(
+        anonymous
+            .self_service()
+            .complete_password_reset(pb::CompletePasswordResetRequest {
+                username: "someone@contoso.example".into(),
+                flow_id: "\0".into(),
+                new_password: "a brand new passphrase nobody has".into(),
+                ..Default::default()
+            })
+            .await,
+        "flow_id",
+    );
+    refused_at(
+        admin
+            .admin()
+            .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+                users: vec![
+                    gatehouse_tests::username("fine@contoso.example"),
+                    gatehouse_tests::username(&nul),
+                ],
+                idempotency_key: "nul".into(),
+                ..Default::default()
+            })
+            .await,
+        "users[1].username",
+    );
+    refused_at(
+        admin
+            .admin()
+            .list_audit_events(pb::ListAuditEventsRequest {
+                target: "user:\0".into(),
+                ..Default::default()
+            })
+            .await,
+        "target",
+    );
+    refused_at(
+        admin
+            .admin()
+            .assign_role(pb::AssignRoleRequest {
+                principal: Some(pb::Principal {
+                    kind: Some(pb::principal::Kind::Service("spiffe://svc\0".into())),
+                }),
+                role: pb::Role::Auditor as i32,
+            })
+            .await,
+        "principal.service",
+    );
+    // Nothing of it was stored: the service holds no role.
+    let roles = admin
+        .admin()
+        .list_role_assignments(pb::ListRoleAssignmentsRequest::default())
+        .await
+        .expect("roles")
+        .into_inner();
+    assert!(
+        roles
+            .assignments
+            .iter()
+            .all(|a| !format!("{a:?}").contains("svc")),
+        "{roles:?}"
+    );
+    // Free text keeps its lines.
+    anonymous
+        .self_service()
+        .request_admin_help(pb::RequestAdminHelpRequest {
+            username: "someone@contoso.example".into(),
+            message: "I lost my phone.\nPlease call me.".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("a message of two lines");
+}
+
+async fn each_request_is_held_to_the_size_its_call_needs(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let anonymous = server.client().await;
+    let status = anonymous
+        .self_service()
+        .sign_in(pb::SignInRequest {
+            username: "someone@contoso.example".into(),
+            password: "p".repeat(20 * 1024),
+            ..Default::default()
+        })
+        .await
+        .expect_err("a sign-in needs no 20 KiB");
+    assert_eq!(status.code(), Code::ResourceExhausted, "{status:?}");
+    assert!(
+        status
+            .message()
+            .contains("SignInRequest accepts at most 16384 bytes"),
+        "{status:?}"
+    );
+    // A bulk list of 10,000 usernames fits its call's limit.
+    let admin = server.admin().await;
+    let users: Vec<_> = (0..10_000)
+        .map(|i| {
+            gatehouse_tests::username(&format!(
+                "nobody-{i}-with-a-long-enough-name@contoso.example"
+            ))
+        })
+        .collect();
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users,
+            idempotency_key: "big".into(),
+            dry_run: true,
+            ..Default::default()
+        })
+        .await
+        .expect("10,000 names are accepted")
+        .into_inner();
+    while stream.message().await.expect("stream").is_some() {}
 }

@@ -53,6 +53,9 @@ pub enum Error {
     /// The server is saturated; retry later.
     #[error("{0}")]
     ResourceExhausted(String),
+    /// A dependency (the database) cannot be reached; retry later. Nothing was changed.
+    #[error("{0}")]
+    Unavailable(String),
     /// A bug or an unavailable dependency; details are logged, not returned.
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -102,6 +105,10 @@ impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::Conflict(what) => Error::AlreadyExists(what),
+            other if other.is_unreachable() => {
+                tracing::warn!(error = %other, "the database is unreachable");
+                Error::Unavailable("the database is unreachable; retry shortly".to_owned())
+            }
             other => Error::Internal(Box::new(other)),
         }
     }

@@ -97,12 +97,22 @@ impl Gatehouse {
             Some(t) => self.store.user_by_username(t.id, &username).await?,
             None => None,
         };
-        let credential = match &user {
-            Some(u) => self.store.credential(u.id).await?,
-            None => None,
-        };
+        // An unknown name runs the statements a real one does, against a row that cannot
+        // exist (the nil id), so a database one network hop away does not tell them apart.
+        let credential = self
+            .store
+            .credential(user.as_ref().map_or(Uuid::nil(), |u| u.id))
+            .await?;
         let now = store::now();
         let mut fingerprint = None;
+        if user.is_none() || credential.is_none() {
+            let _ = self.failure_fingerprint(Uuid::nil(), password).await?;
+            if policy.lockout_threshold > 0 {
+                self.store
+                    .reserve_attempt(Uuid::nil(), policy.lockout_threshold, now)
+                    .await?;
+            }
+        }
         if let (Some(user), Some(credential)) = (&user, &credential) {
             let print = self.failure_fingerprint(user.id, password).await?;
             if credential.recent_failures.split(',').any(|f| f == print) {
@@ -148,10 +158,13 @@ impl Gatehouse {
         };
         let (Some(user), Some(credential), Some(fingerprint)) = (user, credential, fingerprint)
         else {
-            // Audited like any other failure, so an unknown user costs the same work.
-            let tenant_id = tenant.map(|t| t.id);
-            self.audit_failed_sign_in(tenant_id, caller, None, "unknown_user_or_no_password")
-                .await;
+            // Recorded like a wrong password (the same statements), so an unknown user costs
+            // the same work.
+            if let Some(tenant) = tenant
+                && let Err(e) = self.record_unknown(tenant.id, caller, &policy, now).await
+            {
+                tracing::error!(error = %e, "could not audit a failed sign-in");
+            }
             return Err(Error::sign_in_failed());
         };
         let refusal = if !verified.matches {
@@ -698,6 +711,41 @@ impl Gatehouse {
         settled.notify_waiters();
         tracing::info!(user = %user.id, reason, "sign-in refused");
         Ok(true)
+    }
+
+    /// Audits a sign-in of an unknown user (or one without a password) in the transaction a
+    /// wrong password of a real account takes, running its statements against the nil id.
+    async fn record_unknown(
+        &self,
+        tenant_id: Uuid,
+        caller: &Caller,
+        policy: &super::policy::PasswordPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        let tx = self.store.write_tenant(tenant_id).await?;
+        let nothing = store::PasswordHash::new(String::new());
+        tx.record_failure(
+            Uuid::nil(),
+            &nothing,
+            "",
+            policy.lockout_threshold,
+            |_| chrono::Duration::zero(),
+            now,
+        )
+        .await?;
+        tx.append_audit(audit::event(
+            tenant_id,
+            "anonymous".to_owned(),
+            caller.service.clone(),
+            "session.sign_in",
+            "unknown-user".to_owned(),
+            Outcome::Failure,
+            &[("reason", "unknown_user_or_no_password")],
+        ))
+        .await?;
+        tx.commit().await?;
+        tracing::info!(reason = "unknown_user_or_no_password", "sign-in refused");
+        Ok(())
     }
 
     /// Records a failed sign-in. An audit failure is logged and never changes the answer,

@@ -3,6 +3,7 @@
 
 mod admin;
 mod caller;
+pub(crate) mod checks;
 mod convert;
 mod self_service;
 mod status;
@@ -14,6 +15,9 @@ pub use self_service::SelfApi;
 #[allow(missing_docs, unreachable_pub, clippy::all)]
 pub mod pb {
     tonic::include_proto!("gatehouse.v1");
+
+    use super::checks::{CheckText, Rule, Violations, field_path, indexed};
+    include!(concat!(env!("OUT_DIR"), "/text_checks.rs"));
 
     /// The encoded descriptors of `gatehouse.v1`, served by reflection.
     pub const FILE_DESCRIPTOR_SET: &[u8] =

@@ -28,6 +28,7 @@ pub(crate) fn to_status(error: Error) -> Status {
         Error::PermissionDenied(m) => Status::permission_denied(m),
         Error::Unauthenticated(m) => Status::unauthenticated(m),
         Error::ResourceExhausted(m) => Status::resource_exhausted(m),
+        Error::Unavailable(m) => Status::unavailable(m),
         Error::Internal(source) => {
             tracing::error!(error = %source, "internal error");
             Status::internal("internal error")

@@ -100,6 +100,10 @@ impl Store {
         if result.rows_affected == 1 {
             return Ok(Reservation::Reserved);
         }
+        if user_id.is_nil() {
+            // The stand-in for an unknown user (see `sign_in`): the statement is what counts.
+            return Ok(Reservation::Missing);
+        }
         let Some(row) = password_credential::Entity::find_by_id(user_id)
             .one(self.conn())
             .await?

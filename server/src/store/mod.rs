@@ -53,6 +53,9 @@ pub use roles::RoleFilter;
 pub use url::DatabaseUrl;
 pub use users::{UserFilter, UserPatch, UserScope};
 
+/// How long a call waits for a database connection before failing with UNAVAILABLE.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);
+
 /// How long a SQLite connection waits for the write lock before giving up.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -71,6 +74,33 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Whether the database could not be reached or could not write at all (connection
+    /// refused or lost, pool timeout, a PostgreSQL shutting down, a SQLite file that is
+    /// read-only, full or gone): the call failed without changing anything and may be
+    /// retried, as opposed to a fault in the request or the code.
+    pub fn is_unreachable(&self) -> bool {
+        use sea_orm::RuntimeErr;
+        let StoreError::Db(e) = self else {
+            return false;
+        };
+        let sqlx = match e {
+            DbErr::ConnectionAcquire(_) | DbErr::Conn(_) => return true,
+            DbErr::Exec(RuntimeErr::SqlxError(inner))
+            | DbErr::Query(RuntimeErr::SqlxError(inner)) => inner,
+            _ => return false,
+        };
+        use sea_orm::sqlx::Error as Sqlx;
+        match &**sqlx {
+            Sqlx::Io(_)
+            | Sqlx::PoolTimedOut
+            | Sqlx::PoolClosed
+            | Sqlx::WorkerCrashed
+            | Sqlx::Tls(_) => true,
+            Sqlx::Database(db) => db.code().is_some_and(|code| unreachable_code(&code)),
+            _ => false,
+        }
+    }
+
     /// Maps a unique-constraint failure to [`StoreError::Conflict`] with `what`.
     pub(crate) fn conflict_as(e: DbErr, what: &str) -> StoreError {
         match e.sql_err() {
@@ -78,6 +108,16 @@ impl StoreError {
             _ => StoreError::Db(e),
         }
     }
+}
+
+/// PostgreSQL's connection and shutdown SQLSTATEs (class 08, 57P01–57P03) and SQLite's
+/// read-only, I/O, full and cannot-open codes (extended codes included).
+fn unreachable_code(code: &str) -> bool {
+    if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
+        return true;
+    }
+    code.parse::<u32>()
+        .is_ok_and(|n| matches!(n & 0xff, 8 | 10 | 13 | 14))
 }
 
 /// Result of storage calls.
@@ -139,7 +179,10 @@ impl Store {
         options
             .sqlx_logging(false)
             .max_connections(if sqlite { 8 } else { 16 })
-            .acquire_timeout(Duration::from_secs(30));
+            // Short: with the database gone, a call fails with UNAVAILABLE in seconds
+            // instead of hanging to the caller's deadline.
+            .acquire_timeout(ACQUIRE_TIMEOUT)
+            .connect_timeout(ACQUIRE_TIMEOUT);
         if sqlite {
             options.map_sqlx_sqlite_opts(|o| {
                 o.create_if_missing(true)
