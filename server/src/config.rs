@@ -52,6 +52,10 @@ pub struct Config {
     pub tls_key: Option<PathBuf>,
     /// Seconds a client has to complete the TLS handshake.
     pub tls_handshake_timeout_secs: u64,
+    /// Connections open at once (TLS handshakes included); one more is closed at once.
+    pub max_connections: usize,
+    /// Calls in progress at once on one connection (HTTP/2 streams); a client queues more.
+    pub max_concurrent_streams: u32,
     /// File holding the server's secret key (64 hex digits), which keys one-time codes and
     /// wrong-password fingerprints and seals authenticator secrets. Default
     /// `<data_dir>/secret.key`; generated there in dev mode, required otherwise.
@@ -148,6 +152,8 @@ impl Default for Config {
             tls_cert: None,
             tls_key: None,
             tls_handshake_timeout_secs: 10,
+            max_connections: 1024,
+            max_concurrent_streams: 100,
             secret_key_file: None,
             secret_key_previous_file: None,
             argon2_memory_kib: 19456,
@@ -239,6 +245,8 @@ impl Config {
             "tls_cert",
             "tls_key",
             "tls_handshake_timeout_secs",
+            "max_connections",
+            "max_concurrent_streams",
             "secret_key_file",
             "secret_key_previous_file",
             "argon2_memory_kib",

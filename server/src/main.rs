@@ -139,9 +139,12 @@ fn main() -> anyhow::Result<()> {
 fn init_logging(default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    use std::io::IsTerminal as _;
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        // Colour for a person at a terminal only: a file or a log shipper gets plain text.
+        .with_ansi(std::io::stdout().is_terminal())
         .init();
 }
 

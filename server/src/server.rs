@@ -314,8 +314,10 @@ pub async fn serve(
         listener,
         tls_config,
         Duration::from_secs(config.tls_handshake_timeout_secs),
+        config.max_connections,
     );
     let result = Server::builder()
+        .max_concurrent_streams(Some(config.max_concurrent_streams.max(1)))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -16,6 +16,7 @@ backend_tests!(
     page_tokens_are_opaque_and_bound_to_tenant_listing_and_filter,
     nul_and_control_characters_are_refused_at_the_edge_of_every_call,
     each_request_is_held_to_the_size_its_call_needs,
+    connections_beyond_the_cap_are_closed_at_once,
 );
 
 /// The request was refused as INVALID_ARGUMENT naming `field`.
@@ -410,4 +411,67 @@ async fn each_request_is_held_to_the_size_its_call_needs(backend: Backend) {
         .expect("10,000 names are accepted")
         .into_inner();
     while stream.message().await.expect("stream").is_some() {}
+}
+
+/// A connection whose first call works, retried while earlier connections still hold the
+/// places (the server frees a place when it sees a connection close).
+async fn working_connection(server: &TestServer) -> gatehouse_client::Client {
+    let started = std::time::Instant::now();
+    loop {
+        if let Ok(client) = connect(server).await
+            && answers(&client).await
+        {
+            return client;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "a place frees up when a connection closes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+/// A new connection with the dev client certificate.
+async fn connect(
+    server: &TestServer,
+) -> Result<gatehouse_client::Client, gatehouse_client::ConnectError> {
+    server
+        .builder()
+        .identity_pem_files(
+            server.cert_path("client.pem"),
+            server.cert_path("client.key"),
+        )?
+        .connect()
+        .await
+}
+
+async fn answers(client: &gatehouse_client::Client) -> bool {
+    let mut health = tonic_health::pb::health_client::HealthClient::new(client.channel());
+    health
+        .check(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .is_ok()
+}
+
+async fn connections_beyond_the_cap_are_closed_at_once(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| config.max_connections = 2).await;
+    let first = working_connection(&server).await;
+    let second = working_connection(&server).await;
+    // TLS 1.3 completes on the client's side before the server has decided, so the refusal
+    // shows at the first call.
+    let third = connect(&server).await;
+    assert!(
+        match &third {
+            Ok(client) => !answers(client).await,
+            Err(_) => true,
+        },
+        "a third connection is closed at once"
+    );
+    assert!(
+        answers(&first).await && answers(&second).await,
+        "the two open ones still work"
+    );
+    drop(first);
+    working_connection(&server).await;
+    drop(second);
 }

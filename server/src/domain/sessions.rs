@@ -771,7 +771,10 @@ impl Gatehouse {
         if let Err(e) = self.append(event).await {
             tracing::error!(error = %e, "could not audit a failed sign-in");
         }
-        tracing::info!(user = ?user_id, reason, "sign-in refused");
+        match user_id {
+            Some(user) => tracing::info!(%user, reason, "sign-in refused"),
+            None => tracing::info!(reason, "sign-in refused"),
+        }
     }
 
     async fn session_user(&self, session: &Session) -> Result<UserRow, Error> {

@@ -8,7 +8,9 @@
 pub mod dev;
 
 use std::path::Path;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -17,9 +19,11 @@ use rustls::RootCertStore;
 use rustls::pki_types::pem::PemObject as _;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use rustls::server::WebPkiClientVerifier;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
+use tonic::transport::server::Connected;
 use x509_parser::extensions::GeneralName;
 
 /// Builds the server's TLS 1.3 configuration that requires a client certificate from `ca`.
@@ -74,14 +78,19 @@ fn read_certs(path: &Path) -> anyhow::Result<Vec<CertificateDer<'static>>> {
 
 /// Accepts TCP connections and completes TLS handshakes concurrently, yielding only
 /// connections that passed mutual TLS. A slow or failing handshake never blocks the accept
-/// loop. The loop ends when the stream is dropped.
+/// loop. At most `max_connections` are open at once (handshakes included): one more is
+/// closed as soon as it is accepted, so its client fails at once instead of waiting. The
+/// loop ends when the stream is dropped.
 pub fn incoming(
     listener: TcpListener,
     config: Arc<rustls::ServerConfig>,
     handshake_timeout: Duration,
-) -> impl Stream<Item = Result<TlsStream<TcpStream>, std::io::Error>> {
+    max_connections: usize,
+) -> impl Stream<Item = Result<Counted<TlsStream<TcpStream>>, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel(64);
     let acceptor = TlsAcceptor::from(config);
+    let open = Arc::new(tokio::sync::Semaphore::new(max_connections.max(1)));
+    let mut last_refusal_logged: Option<std::time::Instant> = None;
     tokio::spawn(async move {
         loop {
             let accepted = tokio::select! {
@@ -96,6 +105,15 @@ pub fn incoming(
                     continue;
                 }
             };
+            let Ok(permit) = open.clone().try_acquire_owned() else {
+                drop(socket);
+                // Logged at most once a second: a flood of connections must not flood the log.
+                if last_refusal_logged.is_none_or(|at| at.elapsed() >= Duration::from_secs(1)) {
+                    tracing::warn!(%peer, max_connections, "connection refused: too many open connections");
+                    last_refusal_logged = Some(std::time::Instant::now());
+                }
+                continue;
+            };
             // The builder's nodelay setting does not reach sockets accepted here; without it
             // small responses wait for delayed ACKs (a ~40 ms tail).
             if let Err(e) = socket.set_nodelay(true) {
@@ -106,7 +124,12 @@ pub fn incoming(
             tokio::spawn(async move {
                 match tokio::time::timeout(handshake_timeout, acceptor.accept(socket)).await {
                     Ok(Ok(stream)) => {
-                        let _ = tx.send(Ok(stream)).await;
+                        let _ = tx
+                            .send(Ok(Counted {
+                                inner: stream,
+                                _permit: permit,
+                            }))
+                            .await;
                     }
                     Ok(Err(e)) => tracing::info!(%peer, error = %e, "tls handshake refused"),
                     Err(_) => tracing::info!(%peer, "tls handshake timed out"),
@@ -115,6 +138,61 @@ pub fn incoming(
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+/// A connection that holds one of the `max_connections` places until it closes.
+#[derive(Debug)]
+pub struct Counted<S> {
+    inner: S,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl<S: Connected> Connected for Counted<S> {
+    type ConnectInfo = S::ConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.inner.connect_info()
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
 }
 
 /// The service identity of a client certificate: its first URI SAN, else its first DNS SAN,
