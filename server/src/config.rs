@@ -115,6 +115,10 @@ pub struct Config {
     pub outbox_concurrency: usize,
     /// How often the expiry-reminder job runs, in seconds.
     pub expiry_reminder_interval_secs: u64,
+    /// How often expired sessions, reset flows and one-time codes are removed, in seconds.
+    pub cleanup_interval_secs: u64,
+    /// How long expired rows are kept before the clean-up removes them, in hours.
+    pub expired_retention_hours: u64,
 }
 
 /// A configuration value that is a secret: `Debug` prints a redaction.
@@ -179,6 +183,8 @@ impl Default for Config {
             outbox_poll_millis: 500,
             outbox_concurrency: 16,
             expiry_reminder_interval_secs: 3600,
+            cleanup_interval_secs: 600,
+            expired_retention_hours: 24,
         }
     }
 }
@@ -272,6 +278,8 @@ impl Config {
             "outbox_poll_millis",
             "outbox_concurrency",
             "expiry_reminder_interval_secs",
+            "cleanup_interval_secs",
+            "expired_retention_hours",
         ]
     }
 

@@ -305,6 +305,11 @@ pub async fn serve(
         core.clone(),
         Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
     ));
+    let cleanup = tokio::spawn(clean_up_expired(
+        store.clone(),
+        Duration::from_secs(config.cleanup_interval_secs.max(1)),
+        chrono::Duration::hours(i64::try_from(config.expired_retention_hours).unwrap_or(24)),
+    ));
     let health_task = tokio::spawn(watch_health(store, health_reporter));
     match listener.local_addr() {
         Ok(address) => tracing::info!(%address, "gatehouse serving over mTLS"),
@@ -330,6 +335,7 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     health_task.abort();
+    cleanup.abort();
     reminders.abort();
     if let Some(dispatcher) = dispatcher {
         dispatcher.abort();
@@ -407,6 +413,41 @@ async fn remind_expiring_passwords(core: Gatehouse, interval: Duration) {
             Err(e) => tracing::warn!(error = %e, "expiry reminders failed; retrying later"),
         }
         tokio::time::sleep(interval).await;
+    }
+}
+
+/// Rows one clean-up statement removes at most.
+const CLEANUP_BATCH: u64 = 1000;
+
+/// Removes expired sessions, reset flows and one-time codes every `interval`, once they are
+/// `keep` past their expiry: in batches with a pause between them, so it never holds a long
+/// lock. Every replica may run it; they only share the work.
+async fn clean_up_expired(store: Store, interval: Duration, keep: chrono::Duration) {
+    use crate::store::Expiring;
+    loop {
+        tokio::time::sleep(interval).await;
+        let before = crate::store::now() - keep;
+        for kind in Expiring::ALL {
+            let mut removed = 0;
+            loop {
+                match store.delete_expired(kind, before, CLEANUP_BATCH).await {
+                    Ok(n) => {
+                        removed += n;
+                        if n < CLEANUP_BATCH {
+                            break;
+                        }
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = kind.as_str(), "clean-up failed; retrying later");
+                        break;
+                    }
+                }
+            }
+            if removed > 0 {
+                tracing::info!(kind = kind.as_str(), removed, "expired rows removed");
+            }
+        }
     }
 }
 

@@ -11,7 +11,8 @@
 //! - the server's peak and settled RSS for a storm of 2,000 concurrent SignIn, sustained
 //!   sign-ins at 64 in flight, and a bulk reset (goal: peak ≤ 64 MiB + workers × argon2
 //!   memory; settled within 16 MiB of the fresh server's);
-//! - messages/s one dispatcher hands a loopback SMTP sink (goal ≥ 200).
+//! - messages/s one dispatcher hands a loopback SMTP sink and the SMS webhook, draining a
+//!   backlog queued straight into the outbox (goal ≥ 200).
 //!
 //! `scripts/bench load` (release). Settings: `BENCH_SECS` per rate (default 3),
 //! `BENCH_SUSTAIN_SECS` (default 60), `BENCH_BULK_USERS` (default 10000), `BENCH_MAIL`
@@ -59,7 +60,9 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = fresh_database(backend, dir.path()).await;
     let sink = SmtpSink::start().await;
+    let webhook = gatehouse_tests::webhook::WebhookSink::start().await;
     let env = [
+        ("GATEHOUSE_SMS_WEBHOOK_URL", webhook.url()),
         ("GATEHOUSE_SMTP_HOST", "127.0.0.1".to_owned()),
         ("GATEHOUSE_SMTP_PORT", sink.addr.port().to_string()),
         ("GATEHOUSE_SMTP_SECURITY", "none".to_owned()),
@@ -83,7 +86,12 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     let fresh_rss = rss(pid);
     println!("RSS fresh (after set-up): {:.1} MiB", fresh_rss / MIB);
 
-    let raw = raw_hash_rate(workers, secs).await;
+    // The best of three short runs: the ceiling is what the cores can do when nothing else
+    // runs, and a stray background task must not lower it.
+    let mut raw: f64 = 0.0;
+    for _ in 0..3 {
+        raw = raw.max(raw_hash_rate(workers, secs).await);
+    }
     println!("raw argon2id on {workers} thread(s): {raw:.1} hashes/s (ceiling of SignIn/s)");
 
     for in_flight in [1, 4, 64] {
@@ -167,14 +175,32 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     );
 
     let mail = gatehouse_tests::seed::env_count("BENCH_MAIL", 2000usize);
-    let ids = gatehouse_tests::seed::insert_users(&url, tenant_id, "mail", mail, false).await;
+    let key = gatehouse::domain::SecretKey::parse(
+        &std::fs::read_to_string(dir.path().join("secret.key")).expect("the server's key"),
+    )
+    .expect("key");
     let before = sink.mails().len();
+    gatehouse_tests::seed::queue_messages(&url, &key, tenant_id, "email", mail).await;
     let started = Instant::now();
-    bulk_reset(&admin, &ids, "bench-mail", true).await;
     sink.wait_for(before + mail, Duration::from_secs(600)).await;
     let elapsed = started.elapsed().as_secs_f64();
     println!(
-        "dispatcher: {mail} invitation emails queued and delivered to the SMTP sink in {elapsed:.1} s = {:.0} messages/s (goal >= 200)",
+        "dispatcher: {mail} queued emails delivered to the SMTP sink in {elapsed:.1} s = {:.0} messages/s (goal >= 200)",
+        mail as f64 / elapsed
+    );
+    let before = webhook.hits().len();
+    gatehouse_tests::seed::queue_messages(&url, &key, tenant_id, "sms", mail).await;
+    let started = Instant::now();
+    while webhook.hits().len() < before + mail {
+        assert!(
+            started.elapsed() < Duration::from_secs(600),
+            "texts delivered"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    println!(
+        "dispatcher: {mail} queued texts delivered to the SMS webhook in {elapsed:.1} s = {:.0} messages/s (goal >= 200)",
         mail as f64 / elapsed
     );
     server.kill().await;

@@ -1,7 +1,8 @@
 //! Rows inserted straight into the database, for benchmarks whose set-up is not what they
 //! measure.
 
-use gatehouse::store::entities::{password_credential, user};
+use gatehouse::domain::SecretKey;
+use gatehouse::store::entities::{outbox_message, password_credential, user};
 use gatehouse::store::{DatabaseUrl, PasswordHash};
 use sea_orm::{ActiveValue::Set, Database, EntityTrait as _};
 use uuid::Uuid;
@@ -69,4 +70,53 @@ pub async fn insert_users(
     }
     db.close().await.expect("close");
     ids
+}
+
+/// Queues `count` messages on `channel` (`email` or `sms`) straight into the outbox, due now,
+/// their bodies sealed under the server's `key` as the server seals them; returns the
+/// recipients.
+pub async fn queue_messages(
+    url: &DatabaseUrl,
+    key: &SecretKey,
+    tenant_id: Uuid,
+    channel: &str,
+    count: usize,
+) -> Vec<String> {
+    let db = Database::connect(url.expose()).await.expect("db");
+    let now = chrono::Utc::now();
+    let recipients: Vec<String> = (0..count)
+        .map(|i| match channel {
+            "sms" => format!("+1201555{:04}", i % 10_000),
+            _ => format!("queued-{i}@mail.contoso.example"),
+        })
+        .collect();
+    for chunk in recipients.chunks(500) {
+        let rows = chunk.iter().map(|to| outbox_message::ActiveModel {
+            id: Set(Uuid::now_v7()),
+            tenant_id: Set(tenant_id),
+            channel: Set(channel.to_owned()),
+            recipient: Set(to.clone()),
+            subject: Set("Queued for the benchmark".to_owned()),
+            body: Set(key
+                .seal_message(
+                    channel,
+                    to,
+                    "A message of ordinary length, queued by the benchmark.",
+                )
+                .expect("seal")),
+            created_at: Set(now),
+            next_attempt_at: Set(now),
+            attempts: Set(0),
+            claimed_by: Set(None),
+            claimed_until: Set(None),
+            sent_at: Set(None),
+            last_error: Set(None),
+        });
+        outbox_message::Entity::insert_many(rows)
+            .exec(&db)
+            .await
+            .expect("queue messages");
+    }
+    db.close().await.expect("close");
+    recipients
 }

@@ -150,8 +150,21 @@ impl Gatehouse {
 
     /// Reads one user of the actor's tenant.
     pub async fn get_user(&self, actor: &Actor, key: UserKey) -> Result<User, Error> {
-        let row = self.find_user(actor, key).await?;
-        self.to_user(row).await
+        let view = match &key {
+            UserKey::Id(id) => {
+                let id =
+                    parse_id("user.id", id).map_err(|v| Error::invalid(&v.field, v.description))?;
+                self.store.user_view(actor.tenant_id, Some(id), "").await?
+            }
+            UserKey::Username(name) => {
+                let name = normalise_username("user.username", name)?;
+                self.store.user_view(actor.tenant_id, None, &name).await?
+            }
+        };
+        let (row, credential) =
+            view.ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
+        let roles = self.roles_of(row.tenant_id, row.id).await?;
+        user_view(row, roles, credential.as_ref())
     }
 
     /// A page of users of the actor's tenant.
@@ -563,28 +576,38 @@ impl Gatehouse {
                 let mut user_roles = roles.remove(&row.id).unwrap_or_default();
                 user_roles.sort_unstable();
                 let credential = credentials.get(&row.id);
-                Ok(User {
-                    id: row.id,
-                    tenant_id: row.tenant_id,
-                    state: UserState::parse(&row.state)
-                        .ok_or_else(|| corrupt(format!("user state {}", row.state)))?,
-                    username: row.username,
-                    display_name: row.display_name,
-                    contact_email: row.contact_email,
-                    roles: user_roles,
-                    password_change_required: credential.is_some_and(|c| c.must_change),
-                    password_set_at: credential.map(|c| c.set_at),
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                    version: row.version,
-                    password_never_expires: row.password_never_expires,
-                    locked_until: credential
-                        .and_then(|c| c.locked_until)
-                        .filter(|until| *until > store::now()),
-                })
+                user_view(row, user_roles, credential)
             })
             .collect()
     }
+}
+
+/// A user as an administrator sees them: the row, its roles (sorted) and what the credential
+/// tells (change required, set when, locked until).
+fn user_view(
+    row: UserRow,
+    roles: Vec<Role>,
+    credential: Option<&CredentialRow>,
+) -> Result<User, Error> {
+    Ok(User {
+        id: row.id,
+        tenant_id: row.tenant_id,
+        state: UserState::parse(&row.state)
+            .ok_or_else(|| corrupt(format!("user state {}", row.state)))?,
+        username: row.username,
+        display_name: row.display_name,
+        contact_email: row.contact_email,
+        roles,
+        password_change_required: credential.is_some_and(|c| c.must_change),
+        password_set_at: credential.map(|c| c.set_at),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+        version: row.version,
+        password_never_expires: row.password_never_expires,
+        locked_until: credential
+            .and_then(|c| c.locked_until)
+            .filter(|until| *until > store::now()),
+    })
 }
 
 /// What a reset settles in the same transaction.

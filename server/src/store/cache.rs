@@ -11,6 +11,11 @@
 //!   after their query, so a change committed through any replica takes effect everywhere
 //!   within a second.
 //!
+//! A user as an administrator reads it (`GetUser`: the user row and its credential) is cached
+//! the same way under a generation of its own, which every write transaction of this process
+//! moves on: a commit never leaves this replica's view of a user stale, and the frequent
+//! writes (every sign-in commits) do not empty the session and role shelves.
+//!
 //! Each shelf holds at most [`CAPACITY`] entries and is emptied when full: memory stays bounded
 //! whatever the number of sessions.
 
@@ -22,7 +27,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
-use super::{PolicyRow, RoleRow, SessionRow, StoreResult, TenantRow};
+use super::{CredentialRow, PolicyRow, RoleRow, SessionRow, StoreResult, TenantRow, UserRow};
 
 /// How long an entry is used after its query: the bound on how late another replica's change
 /// is seen here.
@@ -84,6 +89,16 @@ pub(super) enum Holder {
     Service(String),
 }
 
+/// How a user was looked up.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum UserKey {
+    Id(Uuid),
+    Username(String),
+}
+
+/// A user row with its credential, when it has one.
+pub(super) type UserView = Option<(UserRow, Option<CredentialRow>)>;
+
 /// How a tenant was looked up.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(super) enum TenantKey {
@@ -96,6 +111,9 @@ pub(super) enum TenantKey {
 #[derive(Default)]
 pub(super) struct ReadCache {
     generation: AtomicU64,
+    /// Moved on by every write transaction; guards [`ReadCache::users`].
+    directory: AtomicU64,
+    pub(super) users: Shelf<(Uuid, UserKey), UserView>,
     pub(super) sessions: Shelf<String, SessionRow>,
     pub(super) roles: Shelf<(Uuid, Holder), Vec<RoleRow>>,
     pub(super) tenants: Shelf<TenantKey, Option<TenantRow>>,
@@ -116,6 +134,20 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// Forgets every cached user view: called after any write transaction commits.
+    pub(super) fn invalidate_users(&self) {
+        self.directory.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A user view from the cache, or `load`'s (then cached).
+    pub(super) async fn user_view(
+        &self,
+        key: (Uuid, UserKey),
+        load: impl Future<Output = StoreResult<UserView>>,
+    ) -> StoreResult<UserView> {
+        Self::through_at(&self.directory, &self.users, key, load).await
+    }
+
     /// The cached value, or `load`'s (then cached).
     pub(super) async fn through<K: Hash + Eq, V: Clone>(
         &self,
@@ -123,7 +155,16 @@ impl ReadCache {
         key: K,
         load: impl Future<Output = StoreResult<V>>,
     ) -> StoreResult<V> {
-        let generation = self.generation.load(Ordering::Acquire);
+        Self::through_at(&self.generation, shelf, key, load).await
+    }
+
+    async fn through_at<K: Hash + Eq, V: Clone>(
+        counter: &AtomicU64,
+        shelf: &Shelf<K, V>,
+        key: K,
+        load: impl Future<Output = StoreResult<V>>,
+    ) -> StoreResult<V> {
+        let generation = counter.load(Ordering::Acquire);
         if let Some(value) = shelf.get(&key, generation) {
             return Ok(value);
         }

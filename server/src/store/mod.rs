@@ -8,6 +8,7 @@
 mod audit;
 mod bulk;
 mod cache;
+mod cleanup;
 mod codes;
 pub mod entities;
 mod flows;
@@ -37,6 +38,7 @@ use sea_orm::{
 pub use audit::{AuditFilter, NewAuditEvent, chain_hash};
 pub use bulk::{BulkItemRow, BulkJobRow, PENDING};
 pub use cache::TTL as CACHE_TTL;
+pub use cleanup::Expiring;
 pub use codes::CodeRow;
 pub use entities::{
     audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
@@ -273,6 +275,7 @@ impl Tx {
     /// Makes every change of the transaction durable.
     pub async fn commit(self) -> StoreResult<()> {
         self.tx.commit().await?;
+        self.cache.invalidate_users();
         if self.invalidates.load(std::sync::atomic::Ordering::Acquire) {
             self.cache.invalidate();
         }

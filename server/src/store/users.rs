@@ -61,6 +61,33 @@ impl Store {
         Ok(by_username(tenant_id, username).one(self.conn()).await?)
     }
 
+    /// A user of the tenant (by id, or by lower-case username) with their credential, as an
+    /// administrator reads them: from the read cache, which every write transaction of this
+    /// process invalidates and which serves another replica's change within its TTL.
+    pub async fn user_view(
+        &self,
+        tenant_id: Uuid,
+        id: Option<Uuid>,
+        username: &str,
+    ) -> StoreResult<Option<(UserRow, Option<CredentialRow>)>> {
+        let key = match id {
+            Some(id) => super::cache::UserKey::Id(id),
+            None => super::cache::UserKey::Username(username.to_owned()),
+        };
+        let load = async {
+            let user = match id {
+                Some(id) => self.user_by_id(tenant_id, id).await?,
+                None => self.user_by_username(tenant_id, username).await?,
+            };
+            let Some(user) = user else {
+                return Ok(None);
+            };
+            let credential = self.credential(user.id).await?;
+            Ok(Some((user, credential)))
+        };
+        self.cache.user_view((tenant_id, key), load).await
+    }
+
     /// How many users, in any tenant, have a username under `domain` (`…@domain`).
     pub async fn users_under_domain(&self, domain: &str) -> StoreResult<u64> {
         use sea_orm::PaginatorTrait as _;
