@@ -104,8 +104,10 @@ async fn reset(
             ..Default::default()
         })
         .await?;
+    let mut job = None;
     while let Some(event) = results.next_event().await {
         match event? {
+            BulkEvent::Started(started) => job = Some(started.job_id),
             BulkEvent::Item(item) => {
                 let shown = item
                     .temporary_password
@@ -123,6 +125,13 @@ async fn reset(
                 summary.failed
             ),
         }
+    }
+    // Every result is printed: the server may forget the passwords it kept for a retry.
+    if let Some(job_id) = job {
+        admin
+            .calls()
+            .acknowledge_bulk_results(pb::AcknowledgeBulkResultsRequest { job_id })
+            .await?;
     }
     Ok(())
 }

@@ -61,6 +61,7 @@ unary!(admin, "AdminService":
     "ListAuditEvents" list_audit_events(ListAuditEventsRequest) -> ListAuditEventsResponse;
     "VerifyAuditChain" verify_audit_chain(VerifyAuditChainRequest) -> VerifyAuditChainResponse;
     "GetBulkJob" get_bulk_job(GetBulkJobRequest) -> GetBulkJobResponse;
+    "AcknowledgeBulkResults" acknowledge_bulk_results(AcknowledgeBulkResultsRequest) -> AcknowledgeBulkResultsResponse;
     "ListResetRequests" list_reset_requests(ListResetRequestsRequest) -> ListResetRequestsResponse;
     "ResolveResetRequest" resolve_reset_request(ResolveResetRequestRequest) -> ResolveResetRequestResponse;
     "ListUserVerificationMethods" list_user_verification_methods(ListUserVerificationMethodsRequest) -> ListUserVerificationMethodsResponse;

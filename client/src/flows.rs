@@ -75,11 +75,15 @@ pub struct BulkItem {
     pub reason: String,
     /// Whether an invitation was queued.
     pub invitation_sent: bool,
+    /// The same password an earlier, unacknowledged call with the key handed out.
+    pub redelivered: bool,
 }
 
 /// One message of a bulk reset: a user's result, or the closing summary.
 #[derive(Debug)]
 pub enum BulkEvent {
+    /// The first message: the job's id (for `GetBulkJob` and `AcknowledgeBulkResults`).
+    Started(pb::BulkResetStarted),
     /// One user's result.
     Item(BulkItem),
     /// The totals; the last message.
@@ -129,7 +133,9 @@ impl BulkResetStream {
                     expire_time: r.expire_time,
                     reason: r.reason,
                     invitation_sent: r.invitation_sent,
+                    redelivered: r.redelivered,
                 }),
+                Some(Event::Started(started)) => BulkEvent::Started(started),
                 Some(Event::Summary(summary)) => BulkEvent::Summary(summary),
                 // A message of a newer server this client does not know: skip it.
                 None => continue,

@@ -90,7 +90,8 @@ redacted_debug! {
         secret generated_password
     }
     BulkResetResult {
-        index, user_ref, user_id, outcome as BulkOutcome, expire_time, reason, invitation_sent;
+        index, user_ref, user_id, outcome as BulkOutcome, expire_time, reason, invitation_sent,
+        redelivered;
         secret generated_password
     }
     ResolveResetRequestResponse { request, invitation_sent; secret generated_password }

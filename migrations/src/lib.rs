@@ -21,6 +21,7 @@ mod m20261128_000010_send_quotas;
 mod m20261128_000011_secrets_leave_the_database;
 mod m20261201_000012_attempts_in_flight;
 mod m20261201_000013_listing_and_cleanup_indexes;
+mod m20261201_000014_bulk_passwords_held;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261128_000011_secrets_leave_the_database::Migration),
             Box::new(m20261201_000012_attempts_in_flight::Migration),
             Box::new(m20261201_000013_listing_and_cleanup_indexes::Migration),
+            Box::new(m20261201_000014_bulk_passwords_held::Migration),
         ]
     }
 }

@@ -61,6 +61,7 @@ enum Rpc {
     VerifyAuditChain,
     BulkResetPasswords,
     GetBulkJob,
+    AcknowledgeBulkResults,
     ListResetRequests,
     ResolveResetRequest,
     ListUserVerificationMethods,
@@ -69,7 +70,7 @@ enum Rpc {
     ListTenants,
 }
 
-const RPCS: [Rpc; 27] = [
+const RPCS: [Rpc; 28] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -91,6 +92,7 @@ const RPCS: [Rpc; 27] = [
     Rpc::VerifyAuditChain,
     Rpc::BulkResetPasswords,
     Rpc::GetBulkJob,
+    Rpc::AcknowledgeBulkResults,
     Rpc::ListResetRequests,
     Rpc::ResolveResetRequest,
     Rpc::ListUserVerificationMethods,
@@ -150,6 +152,8 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         AssignRole | RevokeRole | UpdatePasswordPolicy | CreateTenant | ListTenants => &["global"],
         ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
+        // The job was run by the global admin: only they acknowledge its results.
+        AcknowledgeBulkResults => &["global"],
         ResolveResetRequest | ListUserVerificationMethods | ClearVerificationMethods => {
             &["global", "user", "password"]
         }
@@ -316,6 +320,12 @@ async fn call(
             .get_bulk_job(pb::GetBulkJobRequest {
                 job_id: job_id.to_owned(),
                 ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::AcknowledgeBulkResults => stub
+            .acknowledge_bulk_results(pb::AcknowledgeBulkResultsRequest {
+                job_id: job_id.to_owned(),
             })
             .await
             .map(drop),

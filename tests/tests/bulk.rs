@@ -41,6 +41,7 @@ async fn create_users(admin: &Client, prefix: &str, count: usize) -> Vec<String>
 }
 
 struct Collected {
+    started: Option<pb::BulkResetStarted>,
     results: Vec<pb::BulkResetResult>,
     summary: Option<pb::BulkResetSummary>,
 }
@@ -55,11 +56,19 @@ async fn run(
         .await?
         .into_inner();
     let mut collected = Collected {
+        started: None,
         results: Vec::new(),
         summary: None,
     };
     while let Some(message) = stream.message().await? {
         match message.event.expect("event") {
+            pb::bulk_reset_passwords_response::Event::Started(s) => {
+                assert!(
+                    collected.started.is_none() && collected.results.is_empty(),
+                    "the job id comes first, once"
+                );
+                collected.started = Some(s);
+            }
             pb::bulk_reset_passwords_response::Event::Result(r) => collected.results.push(r),
             pb::bulk_reset_passwords_response::Event::Summary(s) => collected.summary = Some(s),
         }
@@ -258,15 +267,43 @@ async fn a_retry_with_the_same_key_resets_nobody_twice(backend: Backend) {
         ..Default::default()
     };
     let first = run(&admin, request.clone()).await.expect("first");
-    assert_eq!(first.summary.expect("summary").reset, 20);
-    let second = run(&admin, request).await.expect("retry");
+    let job_id = first.started.as_ref().expect("started").job_id.clone();
+    assert_eq!(first.summary.as_ref().expect("summary").reset, 20);
+    assert_eq!(first.summary.as_ref().expect("summary").job_id, job_id);
+    // Not acknowledged: a retry hands out the very same passwords again, marked so.
+    let second = run(&admin, request.clone()).await.expect("retry");
     let summary = second.summary.expect("summary");
+    assert_eq!((summary.reset, summary.already_done), (20, 0));
+    let first_passwords: HashSet<(String, String)> = first
+        .results
+        .iter()
+        .map(|r| (r.user_id.clone(), r.generated_password.clone()))
+        .collect();
+    for result in &second.results {
+        assert!(result.redelivered, "{result:?}");
+        assert!(
+            first_passwords.contains(&(result.user_id.clone(), result.generated_password.clone()))
+        );
+    }
+    // Acknowledged: the kept passwords are erased, and a retry shows none.
+    let erased = admin
+        .admin()
+        .acknowledge_bulk_results(pb::AcknowledgeBulkResultsRequest { job_id })
+        .await
+        .expect("acknowledge")
+        .into_inner()
+        .passwords_erased;
+    assert_eq!(erased, 20);
+    let third = run(&admin, request)
+        .await
+        .expect("retry after the acknowledgement");
+    let summary = third.summary.expect("summary");
     assert_eq!((summary.reset, summary.already_done), (0, 20));
     assert!(
-        second
+        third
             .results
             .iter()
-            .all(|r| r.generated_password.is_empty())
+            .all(|r| r.generated_password.is_empty() && !r.redelivered)
     );
     // The passwords from the first call still work: nobody was reset again.
     let one = &first.results[0];
@@ -374,12 +411,38 @@ async fn an_interrupted_call_continues_where_it_stopped(backend: Backend) {
         idempotency_key: "cut".into(),
         ..Default::default()
     };
+    // The job id and nine results, then the caller hangs up.
     let seen = run_partially(&admin, request.clone(), 10).await;
     assert_eq!(seen, 10);
     let done = run(&admin, request).await.expect("retry");
     let summary = done.summary.expect("summary");
-    assert_eq!(summary.reset + summary.already_done, 80);
-    assert!(summary.already_done >= 10, "{summary:?}");
+    // Every user's password reaches the caller: those reset before the cut (read or not)
+    // are handed out again, the rest are reset now.
+    assert_eq!(
+        (summary.reset, summary.already_done),
+        (80, 0),
+        "{summary:?}"
+    );
+    assert!(
+        done.results
+            .iter()
+            .all(|r| !r.generated_password.is_empty())
+    );
+    let again: Vec<_> = done.results.iter().filter(|r| r.redelivered).collect();
+    assert!(again.len() >= 9, "{} handed out again", again.len());
+    let user = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&again[0].user_id)),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .user
+        .expect("user");
+    server
+        .sign_in(&user.username, &again[0].generated_password)
+        .await;
     let (events, targets) = count_bulk_resets(&admin, &summary.job_id).await;
     assert_eq!((events, targets), (80, 80), "each user reset exactly once");
 }
@@ -438,14 +501,14 @@ async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(
         ..Default::default()
     };
 
-    // Start, read a few results, and SIGKILL the server mid-stream.
+    // Start, read the job id and a few results, and SIGKILL the server mid-stream.
     let mut stream = admin
         .admin()
         .bulk_reset_passwords(request.clone())
         .await
         .expect("start")
         .into_inner();
-    for _ in 0..20 {
+    for _ in 0..21 {
         stream.message().await.expect("result").expect("a result");
     }
     let (data_dir, database) = process.kill().await;
@@ -466,10 +529,14 @@ async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(
     let done = run(&admin, request).await.expect("retry after the restart");
     let summary = done.summary.expect("summary");
     assert_eq!(summary.total, 150);
-    assert_eq!(summary.reset + summary.already_done, 150, "{summary:?}");
+    assert_eq!(
+        summary.reset, 150,
+        "every password reaches the caller: {summary:?}"
+    );
+    let again = done.results.iter().filter(|r| r.redelivered).count();
     assert!(
-        summary.already_done >= 20,
-        "what was streamed before the kill is not redone: {summary:?}"
+        again >= 20,
+        "what was streamed before the kill is handed out again, not redone: {again}"
     );
     let (events, targets) = count_bulk_resets(&admin, &summary.job_id).await;
     assert_eq!(

@@ -100,6 +100,8 @@ pub struct BulkResult {
     pub reason: String,
     /// An invitation was queued.
     pub invitation_sent: bool,
+    /// The password was handed out before (an unacknowledged earlier call with the key).
+    pub redelivered: bool,
 }
 
 /// Totals.
@@ -143,6 +145,13 @@ impl BulkSummary {
 /// A message of the stream.
 #[derive(Debug)]
 pub enum BulkEvent {
+    /// The first message: the job.
+    Started {
+        /// The job.
+        job_id: Uuid,
+        /// Users in it.
+        total: i32,
+    },
     /// One user.
     Result(BulkResult),
     /// The end.
@@ -216,10 +225,24 @@ impl Gatehouse {
             total: job.total,
             ..Default::default()
         };
+        let started = BulkEvent::Started {
+            job_id: job.id,
+            total: job.total,
+        };
+        if events.send(started).await.is_err() {
+            return Ok(());
+        }
         let mut pending = Vec::new();
         for item in items {
             if item.outcome == PENDING {
                 pending.push(item);
+                continue;
+            }
+            if let Some(result) = self.redeliver(&job, &item).await? {
+                summary.count(result.outcome);
+                if events.send(BulkEvent::Result(result)).await.is_err() {
+                    return Ok(());
+                }
                 continue;
             }
             let duplicate = item.outcome == BulkOutcome::Duplicate.stored();
@@ -240,6 +263,7 @@ impl Gatehouse {
                     format!("settled by an earlier call: {}", item.outcome)
                 },
                 invitation_sent: false,
+                redelivered: false,
             };
             summary.count(result.outcome);
             if events.send(BulkEvent::Result(result)).await.is_err() {
@@ -520,6 +544,7 @@ impl Gatehouse {
                     .map(|j| format!("the same user as item {j}"))
                     .unwrap_or_default(),
                 done_at: earlier.map(|_| now),
+                sealed_password: None,
             })
             .collect();
         let tx = self.store.write_tenant(actor.tenant_id).await?;
@@ -582,6 +607,7 @@ impl Gatehouse {
                 expires_at: None,
                 reason,
                 invitation_sent: false,
+                redelivered: false,
             };
             if events.send(BulkEvent::Result(result)).await.is_err() {
                 return Ok(());
@@ -608,6 +634,7 @@ impl Gatehouse {
             expires_at: None,
             reason: String::new(),
             invitation_sent: false,
+            redelivered: false,
         };
         match self
             .bulk_reset_user(actor, job, policy, &item, &mut result)
@@ -709,12 +736,28 @@ impl Gatehouse {
             .settle_item(job_id, item.idx, Some(target_id), "reset", "", now)
             .await?
         {
-            // Settled meanwhile by a concurrent retry: this change must not happen.
+            // Settled meanwhile by a concurrent call with the key (the first call's users
+            // in flight when it was cut): this change must not happen, and that call's
+            // password is handed out instead.
             drop(tx);
+            if let Some(settled) = self.store.bulk_item(job_id, item.idx).await?
+                && let Some(again) = self.redeliver(job, &settled).await?
+            {
+                *result = again;
+                return Ok(());
+            }
             result.outcome = BulkOutcome::AlreadyDone;
             result.reason = "settled by a concurrent call with the same idempotency key".to_owned();
             return Ok(());
         }
+        // Kept, sealed, until the caller acknowledges the job: a result the caller never
+        // read is handed out again by a retry instead of being lost.
+        let sealed = self.settings.secret_key.seal(
+            HELD_PASSWORDS,
+            &held_context(job_id, item.idx),
+            password.expose(),
+        )?;
+        tx.hold_password(job_id, item.idx, &sealed).await?;
         tx.put_credential(new_credential(
             target_id,
             actor.tenant_id,
@@ -751,6 +794,102 @@ impl Gatehouse {
         result.generated = Some(password);
         result.expires_at = expires_at;
         Ok(())
+    }
+}
+
+/// What a bulk item's kept password is sealed for.
+const HELD_PASSWORDS: &str = "bulk reset passwords";
+
+/// A kept password is bound to its job and item.
+fn held_context(job_id: Uuid, idx: i32) -> Vec<u8> {
+    let mut context = job_id.as_bytes().to_vec();
+    context.extend_from_slice(&idx.to_be_bytes());
+    context
+}
+
+impl Gatehouse {
+    /// The kept password of a settled item, handed out again (marked re-delivered) while it
+    /// is still the person's: not changed since the reset and not expired. One that is no
+    /// longer theirs is erased. `None`: nothing to hand out.
+    async fn redeliver(
+        &self,
+        job: &BulkJobRow,
+        item: &BulkItemRow,
+    ) -> Result<Option<BulkResult>, Error> {
+        let (Some(sealed), Some(user_id), Some(done_at)) =
+            (&item.sealed_password, item.user_id, item.done_at)
+        else {
+            return Ok(None);
+        };
+        let now = store::now();
+        let current = self
+            .store
+            .credential(user_id)
+            .await?
+            .filter(|c| c.set_at == done_at && c.expires_at.is_none_or(|at| at > now));
+        let opened = self
+            .settings
+            .secret_key
+            .open(HELD_PASSWORDS, &held_context(job.id, item.idx), sealed)
+            .ok();
+        let (Some(credential), Some(password)) = (current, opened) else {
+            let tx = self.store.write_tenant(job.tenant_id).await?;
+            tx.erase_held_passwords(job.id, Some(item.idx)).await?;
+            tx.commit().await?;
+            return Ok(None);
+        };
+        Ok(Some(BulkResult {
+            index: item.idx,
+            user_ref: item.user_ref.clone(),
+            user_id: Some(user_id),
+            outcome: BulkOutcome::Reset,
+            generated: Some(Password::new(password)),
+            expires_at: credential.expires_at,
+            reason: "handed out again: the earlier call's results were not acknowledged".to_owned(),
+            invitation_sent: false,
+            redelivered: true,
+        }))
+    }
+
+    /// Erases the passwords kept for re-delivery of a job the actor ran; returns how many.
+    pub async fn acknowledge_bulk_results(
+        &self,
+        actor: &Actor,
+        job_id: &str,
+    ) -> Result<u64, Error> {
+        self.require(actor, "password.bulk_acknowledge", RESETTERS)
+            .await?;
+        let id = Uuid::parse_str(job_id.trim())
+            .map_err(|_| Error::invalid("job_id", "not a bulk job id"))?;
+        let job = self
+            .store
+            .bulk_job(actor.tenant_id, id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such bulk job in this tenant".to_owned()))?;
+        if job.actor != actor.principal.to_string() {
+            return Err(self
+                .deny(
+                    actor,
+                    "password.bulk_acknowledge",
+                    format!("bulk_job:{id}"),
+                    "only the principal who ran the job acknowledges its results".to_owned(),
+                )
+                .await);
+        }
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
+        let erased = tx.erase_held_passwords(id, None).await?;
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "password.bulk_acknowledge",
+            format!("bulk_job:{id}"),
+            Outcome::Success,
+            &[("passwords_erased", &erased.to_string())],
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(erased)
     }
 }
 

@@ -493,6 +493,23 @@ impl AdminService for AdminApi {
     }
 
     #[instrument(skip_all)]
+    async fn acknowledge_bulk_results(
+        &self,
+        request: Request<pb::AcknowledgeBulkResultsRequest>,
+    ) -> Result<Response<pb::AcknowledgeBulkResultsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let erased = self
+            .core
+            .acknowledge_bulk_results(&actor, &req.job_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::AcknowledgeBulkResultsResponse {
+            passwords_erased: i32::try_from(erased).unwrap_or(i32::MAX),
+        }))
+    }
+
+    #[instrument(skip_all)]
     async fn list_reset_requests(
         &self,
         request: Request<pb::ListResetRequestsRequest>,

@@ -214,6 +214,10 @@ pub(crate) fn audit_event(e: AuditEvent) -> pb::AuditEvent {
 pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
     use pb::bulk_reset_passwords_response::Event;
     let event = match event {
+        BulkEvent::Started { job_id, total } => Event::Started(pb::BulkResetStarted {
+            job_id: job_id.to_string(),
+            total,
+        }),
         BulkEvent::Result(r) => Event::Result(pb::BulkResetResult {
             index: r.index,
             user_ref: r.user_ref,
@@ -236,6 +240,7 @@ pub(crate) fn bulk_event(event: BulkEvent) -> pb::BulkResetPasswordsResponse {
             expire_time: r.expires_at.map(timestamp),
             reason: r.reason,
             invitation_sent: r.invitation_sent,
+            redelivered: r.redelivered,
         }),
         BulkEvent::Summary(s) => Event::Summary(pb::BulkResetSummary {
             job_id: s.job_id.map(|id| id.to_string()).unwrap_or_default(),

@@ -40,6 +40,13 @@ impl Store {
             .await?)
     }
 
+    /// One item of a job.
+    pub async fn bulk_item(&self, job_id: Uuid, idx: i32) -> StoreResult<Option<BulkItemRow>> {
+        Ok(bulk_job_item::Entity::find_by_id((job_id, idx))
+            .one(self.conn())
+            .await?)
+    }
+
     /// A job's items in request order.
     pub async fn bulk_items(&self, job_id: Uuid) -> StoreResult<Vec<BulkItemRow>> {
         Ok(bulk_job_item::Entity::find()
@@ -116,6 +123,32 @@ impl Tx {
             .exec(self.conn())
             .await?;
         Ok(result.rows_affected == 1)
+    }
+
+    /// Keeps an item's generated password (sealed) for re-delivery.
+    pub async fn hold_password(&self, job_id: Uuid, idx: i32, sealed: &str) -> StoreResult<()> {
+        bulk_job_item::Entity::update_many()
+            .col_expr(bulk_job_item::Column::SealedPassword, Expr::value(sealed))
+            .filter(bulk_job_item::Column::JobId.eq(job_id))
+            .filter(bulk_job_item::Column::Idx.eq(idx))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Erases the kept passwords of a job (`idx` `None`) or of one item; returns how many.
+    pub async fn erase_held_passwords(&self, job_id: Uuid, idx: Option<i32>) -> StoreResult<u64> {
+        let mut update = bulk_job_item::Entity::update_many()
+            .col_expr(
+                bulk_job_item::Column::SealedPassword,
+                Expr::value(Option::<String>::None),
+            )
+            .filter(bulk_job_item::Column::JobId.eq(job_id))
+            .filter(bulk_job_item::Column::SealedPassword.is_not_null());
+        if let Some(idx) = idx {
+            update = update.filter(bulk_job_item::Column::Idx.eq(idx));
+        }
+        Ok(update.exec(self.conn()).await?.rows_affected)
     }
 
     /// Marks a job finished.

@@ -39,6 +39,7 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
         dry_run: args.dry_run,
     };
     let mut totals = pb::BulkResetSummary::default();
+    let mut jobs: Vec<String> = Vec::new();
     let mut printed = Vec::new();
 
     for (call, chunk) in names.chunks(PER_CALL).enumerate() {
@@ -98,6 +99,7 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
                     }
                     progress.inc(1);
                 }
+                Ok(BulkEvent::Started(started)) => jobs.push(started.job_id),
                 Ok(BulkEvent::Summary(summary)) => add(&mut totals, &summary),
                 Err(error) => {
                     let failure = context.fail("the bulk reset was cut short", &error);
@@ -115,6 +117,19 @@ pub(crate) async fn run(context: &Context, args: BulkResetArgs) -> Result<(), Fa
         None => None,
     };
     report(context, &args, &totals, out.as_deref(), &printed, &key);
+    // Every result is written (or printed): the server may now forget the passwords it kept
+    // for a retry. If this fails, a retry with the key would hand them out again; no harm.
+    for job_id in jobs {
+        let acknowledged = client
+            .calls()
+            .acknowledge_bulk_results(pb::AcknowledgeBulkResultsRequest { job_id })
+            .await;
+        if let Err(error) = acknowledged {
+            eprintln!(
+                "warning: could not acknowledge the results ({error}); a run with the same key shows the passwords again"
+            );
+        }
+    }
     if totals.failed > 0 {
         return Err(Failure::other(format!(
             "{} reset(s) failed (see the results); the rest are done",

@@ -15,6 +15,8 @@ pub struct Model {
     pub outcome: String,
     pub reason: String,
     pub done_at: Option<DateTimeUtc>,
+    /// The generated password, sealed under the server's key, until acknowledged.
+    pub sealed_password: Option<String>,
 }
 
 #[allow(missing_docs)]
