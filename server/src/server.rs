@@ -420,8 +420,9 @@ async fn remind_expiring_passwords(core: Gatehouse, interval: Duration) {
 const CLEANUP_BATCH: u64 = 1000;
 
 /// Removes expired sessions, reset flows and one-time codes every `interval`, once they are
-/// `keep` past their expiry: in batches with a pause between them, so it never holds a long
-/// lock. Every replica may run it; they only share the work.
+/// `keep` past their expiry, in batches with a pause between them, so it never holds a long
+/// lock; and erases kept bulk-reset passwords that were changed or expired since. Every
+/// replica may run it; they only share the work.
 async fn clean_up_expired(store: Store, interval: Duration, keep: chrono::Duration) {
     use crate::store::Expiring;
     loop {
@@ -447,6 +448,16 @@ async fn clean_up_expired(store: Store, interval: Duration, keep: chrono::Durati
             if removed > 0 {
                 tracing::info!(kind = kind.as_str(), removed, "expired rows removed");
             }
+        }
+        match store
+            .erase_stale_held_passwords(crate::store::now(), 5 * CLEANUP_BATCH)
+            .await
+        {
+            Ok(0) => {}
+            Ok(erased) => {
+                tracing::info!(erased, "kept bulk-reset passwords no longer valid erased")
+            }
+            Err(e) => tracing::warn!(error = %e, "erasing stale bulk-reset passwords failed"),
         }
     }
 }

@@ -18,6 +18,7 @@ backend_tests!(
     an_interrupted_call_continues_where_it_stopped,
     all_users_can_be_reset_by_filter,
     a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once,
+    a_kept_password_is_gone_once_the_person_changed_it,
 );
 
 async fn create_users(admin: &Client, prefix: &str, count: usize) -> Vec<String> {
@@ -552,4 +553,74 @@ async fn a_killed_server_resumes_a_bulk_reset_and_resets_each_user_exactly_once(
         .into_inner();
     assert!(chain.intact, "{chain:?}");
     process.kill().await;
+}
+
+async fn a_kept_password_is_gone_once_the_person_changed_it(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| config.cleanup_interval_secs = 1).await;
+    let admin = server.admin().await;
+    let ids = create_users(&admin, "kept", 3).await;
+    let request = pb::BulkResetPasswordsRequest {
+        users: by_ids(&ids),
+        idempotency_key: "kept".into(),
+        ..Default::default()
+    };
+    let first = run(&admin, request.clone()).await.expect("first");
+    let changed = &first.results[0];
+    let name = admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(&changed.user_id)),
+        })
+        .await
+        .expect("get")
+        .into_inner()
+        .user
+        .expect("user")
+        .username;
+    // The person signs in with the temporary password and chooses their own.
+    let session = server.sign_in(&name, &changed.generated_password).await;
+    server
+        .client()
+        .await
+        .with_session(session.session_token)
+        .self_service()
+        .change_password(pb::ChangePasswordRequest {
+            current_password: changed.generated_password.clone(),
+            new_password: "a passphrase of the person's own choosing".into(),
+        })
+        .await
+        .expect("change");
+    // The clean-up erases the kept copy of the password that is no longer theirs.
+    let db = sea_orm::Database::connect(server.config.database_url().expose())
+        .await
+        .expect("connect");
+    let job = uuid::Uuid::parse_str(&first.summary.expect("summary").job_id).expect("job id");
+    let started = std::time::Instant::now();
+    loop {
+        use sea_orm::EntityTrait as _;
+        let item =
+            gatehouse::store::entities::bulk_job_item::Entity::find_by_id((job, changed.index))
+                .one(&db)
+                .await
+                .expect("read")
+                .expect("item");
+        if item.sealed_password.is_none() {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "the kept password of a changed account is erased"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    // A retry hands out the other two again, and nothing for the person who changed theirs.
+    let again = run(&admin, request).await.expect("retry");
+    let summary = again.summary.expect("summary");
+    assert_eq!((summary.reset, summary.already_done), (2, 1));
+    let gone = again
+        .results
+        .iter()
+        .find(|r| r.user_id == changed.user_id)
+        .expect("the changed user");
+    assert!(gone.generated_password.is_empty() && !gone.redelivered);
 }
