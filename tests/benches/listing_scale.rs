@@ -60,8 +60,8 @@ async fn main() {
     }
 }
 
-/// Adds `count` users (one in a hundred blocked) and as many audit events (spread over a few
-/// actions, targets and actors) after the `existing` ones.
+/// Adds `count` users (one in a hundred blocked) and as many audit events (spread over four
+/// actions, fifty targets and fifty actors) after the `existing` ones.
 async fn grow(url: &gatehouse::store::DatabaseUrl, tenant: Uuid, existing: usize, count: usize) {
     gatehouse_tests::seed::insert_users(url, tenant, &format!("scale{existing}"), count, false)
         .await;
@@ -87,7 +87,8 @@ async fn grow(url: &gatehouse::store::DatabaseUrl, tenant: Uuid, existing: usize
         .await
         .expect("last event")
         .map_or(0, |e| e.seq);
-    let now = chrono::Utc::now();
+    let total = i64::try_from(existing + count).unwrap_or(i64::MAX);
+    let start = chrono::Utc::now() - chrono::Duration::seconds(total);
     for chunk_start in (0..count).step_by(1000) {
         let rows = (chunk_start..(chunk_start + 1000).min(count)).map(|i| {
             let seq = last + 1 + i64::try_from(i).unwrap_or(0);
@@ -95,10 +96,11 @@ async fn grow(url: &gatehouse::store::DatabaseUrl, tenant: Uuid, existing: usize
                 id: Set(Uuid::now_v7()),
                 tenant_id: Set(tenant),
                 seq: Set(seq),
-                occurred_at: Set(now - chrono::Duration::seconds(seq)),
+                // One event a second, the newest about now: time and sequence rise together.
+                occurred_at: Set(start + chrono::Duration::seconds(seq)),
                 actor: Set(format!(
                     "user:{}",
-                    Uuid::from_u128(u128::from(seq as u64 % 500))
+                    Uuid::from_u128(u128::from(seq as u64 % 50))
                 )),
                 caller_service: Set(None),
                 action: Set([
@@ -110,7 +112,7 @@ async fn grow(url: &gatehouse::store::DatabaseUrl, tenant: Uuid, existing: usize
                     .to_owned()),
                 target: Set(format!(
                     "user:{}",
-                    Uuid::from_u128(u128::from(seq as u64 % 5000))
+                    Uuid::from_u128(u128::from(seq as u64 % 50))
                 )),
                 outcome: Set("success".to_owned()),
                 details: Set("{}".to_owned()),
@@ -128,8 +130,10 @@ async fn grow(url: &gatehouse::store::DatabaseUrl, tenant: Uuid, existing: usize
 
 /// The median first-page time of each listing and filter.
 async fn listings(admin: &Client, rounds: usize) -> Vec<(&'static str, Duration)> {
-    let target = format!("user:{}", Uuid::from_u128(1234));
-    let actor = format!("user:{}", Uuid::from_u128(77));
+    // Each target and actor has 1 in 50 of the events, so every filtered first page is full
+    // at either size: what is compared is the cost of a page, not of a shorter one.
+    let target = format!("user:{}", Uuid::from_u128(34));
+    let actor = format!("user:{}", Uuid::from_u128(7));
     let users = |state: pb::UserState| pb::ListUsersRequest {
         page_size: 100,
         state: state as i32,

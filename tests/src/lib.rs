@@ -403,6 +403,22 @@ pub async fn create_user(admin: &Client, username: &str, roles: &[pb::Role]) -> 
     user.id
 }
 
+/// Creates user number `n` (`user{n}@contoso.example`) without a password; returns the
+/// username.
+pub async fn create_user_named(admin: &Client, n: usize) -> String {
+    let username = format!("user{n}@contoso.example");
+    admin
+        .admin()
+        .create_user(pb::CreateUserRequest {
+            username: username.clone(),
+            display_name: format!("User {n}"),
+            ..Default::default()
+        })
+        .await
+        .expect("create user");
+    username
+}
+
 /// The tenant id of the person `client` is signed in as.
 pub async fn tenant_id(client: &Client) -> uuid::Uuid {
     client

@@ -17,6 +17,7 @@ backend_tests!(
     nul_and_control_characters_are_refused_at_the_edge_of_every_call,
     each_request_is_held_to_the_size_its_call_needs,
     connections_beyond_the_cap_are_closed_at_once,
+    calls_beyond_a_connections_stream_cap_wait_their_turn,
 );
 
 /// The request was refused as INVALID_ARGUMENT naming `field`.
@@ -474,4 +475,46 @@ async fn connections_beyond_the_cap_are_closed_at_once(backend: Backend) {
     drop(first);
     working_connection(&server).await;
     drop(second);
+}
+
+async fn calls_beyond_a_connections_stream_cap_wait_their_turn(backend: Backend) {
+    let server = TestServer::start_with(backend, |config| config.max_concurrent_streams = 1).await;
+    let admin = server.admin().await;
+    let mut users = Vec::new();
+    for i in 0..40 {
+        users.push(gatehouse_tests::username(
+            &gatehouse_tests::create_user_named(&admin, i).await,
+        ));
+    }
+    // A bulk reset holds the connection's one stream while it hashes, user after user.
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users,
+            idempotency_key: "streams".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("start")
+        .into_inner();
+    stream
+        .message()
+        .await
+        .expect("started")
+        .expect("the job id");
+    // Another call on the same connection waits for the stream instead of running beside it.
+    let mut stub = admin.admin();
+    let waiting = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        stub.get_password_policy(pb::GetPasswordPolicyRequest {}),
+    )
+    .await;
+    assert!(waiting.is_err(), "the one stream is taken: {waiting:?}");
+    // Once the stream ends, calls run again.
+    while stream.message().await.expect("results").is_some() {}
+    admin
+        .admin()
+        .get_password_policy(pb::GetPasswordPolicyRequest {})
+        .await
+        .expect("the stream is free");
 }
