@@ -107,7 +107,10 @@ impl From<StoreError> for Error {
             StoreError::Conflict(what) => Error::AlreadyExists(what),
             other if other.is_unreachable() => {
                 tracing::warn!(error = %other, "the database is unreachable");
-                Error::Unavailable("the database is unreachable; retry shortly".to_owned())
+                Error::Unavailable(
+                    "the database is unavailable (unreachable, busy or out of space); retry shortly"
+                        .to_owned(),
+                )
             }
             other => Error::Internal(Box::new(other)),
         }

@@ -78,7 +78,7 @@ pub enum StoreError {
 impl StoreError {
     /// Whether the database could not be reached or could not write at all (connection
     /// refused or lost, pool timeout, a PostgreSQL shutting down, a SQLite file that is
-    /// read-only, full or gone): the call failed without changing anything and may be
+    /// locked past the busy timeout, read-only, full or gone): the call failed without changing anything and may be
     /// retried, as opposed to a fault in the request or the code.
     pub fn is_unreachable(&self) -> bool {
         use sea_orm::RuntimeErr;
@@ -112,14 +112,15 @@ impl StoreError {
     }
 }
 
-/// PostgreSQL's connection and shutdown SQLSTATEs (class 08, 57P01–57P03) and SQLite's
-/// read-only, I/O, full and cannot-open codes (extended codes included).
+/// PostgreSQL's connection and shutdown SQLSTATEs (class 08, 57P01–57P03) and SQLite's busy
+/// (after the busy timeout), read-only, I/O, full and cannot-open codes (extended codes
+/// included).
 fn unreachable_code(code: &str) -> bool {
     if code.starts_with("08") || matches!(code, "57P01" | "57P02" | "57P03") {
         return true;
     }
     code.parse::<u32>()
-        .is_ok_and(|n| matches!(n & 0xff, 8 | 10 | 13 | 14))
+        .is_ok_and(|n| matches!(n & 0xff, 5 | 8 | 10 | 13 | 14))
 }
 
 /// Result of storage calls.
