@@ -1,8 +1,11 @@
 //! Indexes that keep every listing's filters and the clean-up of expired rows cheap however
 //! large the tables grow: each filter the API offers is served by an index in the order its
 //! listing pages (users by state then username; audit events by target, action or actor
-//! then sequence, and by time; help requests by state then id; role assignments by role
-//! then id), and each clean-up finds its rows by their expiry.
+//! then sequence; help requests by state then id; role assignments by role then id), and each
+//! clean-up finds its rows by their expiry. A time window on the audit log is served by the
+//! sequence index itself: events are appended in time order, so the newest page of a window
+//! is found by reading back from its end (an index on the time made SQLite sort the whole
+//! window instead).
 
 use sea_orm_migration::prelude::*;
 
@@ -30,11 +33,6 @@ const INDEXES: &[(&str, &str, &[&str])] = &[
         "ix_audit_events_tenant_actor_seq",
         "audit_events",
         &["tenant_id", "actor", "seq"],
-    ),
-    (
-        "ix_audit_events_tenant_time",
-        "audit_events",
-        &["tenant_id", "occurred_at"],
     ),
     (
         "ix_reset_requests_tenant_state_id",

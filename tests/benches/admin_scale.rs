@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use gatehouse::domain::{HashSettings, Hasher, Password};
 use gatehouse_client::pb;
-use gatehouse_tests::{Backend, TestServer, user_id};
+use gatehouse_tests::{TestServer, user_id};
 
 #[tokio::main]
 async fn main() {
@@ -21,12 +21,7 @@ async fn main() {
     let all_users = gatehouse_tests::seed::env_count("BENCH_ALL_USERS", 100_000usize);
     let ceiling = raw_hash_rate().await;
     println!("raw argon2id, all cores: {ceiling:.1} hashes/s");
-    let mut backends = vec![Backend::Sqlite];
-    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
-        backends.push(Backend::Postgres);
-    } else {
-        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
-    }
+    let backends = gatehouse_tests::seed::bench_backends();
     for backend in backends {
         let server = TestServer::start(backend).await;
         let admin = server.admin().await;

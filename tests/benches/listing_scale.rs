@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use gatehouse::store::entities::audit_event;
 use gatehouse_client::{Client, pb};
-use gatehouse_tests::{Backend, TestServer};
+use gatehouse_tests::TestServer;
 use sea_orm::{ActiveValue::Set, Database, EntityTrait as _, QueryFilter as _, QueryOrder as _};
 use uuid::Uuid;
 
@@ -20,12 +20,7 @@ const SMALL: usize = 10_000;
 async fn main() {
     let large = gatehouse_tests::seed::env_count("BENCH_LARGE_ROWS", 1_000_000usize);
     let rounds = gatehouse_tests::seed::env_count("BENCH_ROUNDS", 30usize);
-    let mut backends = vec![Backend::Sqlite];
-    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
-        backends.push(Backend::Postgres);
-    } else {
-        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
-    }
+    let backends = gatehouse_tests::seed::bench_backends();
     for backend in backends {
         let server = TestServer::start(backend).await;
         let admin = server.admin().await;

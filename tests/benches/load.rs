@@ -44,12 +44,7 @@ async fn main() {
         "machine: {} cores; server hash workers: {workers}; argon2id m=19456 KiB t=2 p=1",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    let mut backends = vec![Backend::Sqlite];
-    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
-        backends.push(Backend::Postgres);
-    } else {
-        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
-    }
+    let backends = gatehouse_tests::seed::bench_backends();
     for backend in backends {
         println!("\n== {backend:?} ==");
         run(backend, secs, workers).await;

@@ -8,6 +8,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod logs;
 pub mod postgres;
 pub mod seed;
 pub mod smtp;

@@ -7,6 +7,18 @@ use gatehouse::store::{DatabaseUrl, PasswordHash};
 use sea_orm::{ActiveValue::Set, Database, EntityTrait as _};
 use uuid::Uuid;
 
+/// The databases a benchmark runs on: SQLite, and PostgreSQL when
+/// `GATEHOUSE_TEST_POSTGRES_URL` names a server (`scripts/with-postgres` sets it).
+pub fn bench_backends() -> Vec<crate::Backend> {
+    let mut backends = vec![crate::Backend::Sqlite];
+    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
+        backends.push(crate::Backend::Postgres);
+    } else {
+        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
+    }
+    backends
+}
+
 /// A count from the environment variable `name` (a benchmark setting), else `default`.
 pub fn env_count<T: std::str::FromStr>(name: &str, default: T) -> T {
     std::env::var(name)

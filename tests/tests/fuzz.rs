@@ -13,9 +13,6 @@
 //! `GATEHOUSE_FUZZ_CASES` sets the cases per RPC and caller (default 6); `GATEHOUSE_FUZZ_SEED`
 //! replays a run. Its own test binary, because it installs the process-wide log subscriber.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use gatehouse::store::entities::{
     password_credential, password_policy, role_assignment, tenant, user, verification_method,
 };
@@ -33,51 +30,6 @@ use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
 use tonic::codegen::http::uri::PathAndQuery;
 
 backend_tests!(generated_requests_of_every_rpc_never_fail_the_server);
-
-/// Log lines, captured so that an ERROR caused by input fails the test.
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Capture {
-    fn error_lines(&self) -> Vec<String> {
-        let text = self
-            .0
-            .lock()
-            .map(|b| String::from_utf8_lossy(&b).into_owned());
-        text.unwrap_or_default()
-            .lines()
-            .filter(|line| line.contains(" ERROR "))
-            .map(str::to_owned)
-            .collect()
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("warn"))
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        capture
-    })
-}
 
 /// Messages passed through as bytes, so any bytes at all can be sent.
 #[derive(Clone, Copy, Debug, Default)]
@@ -378,7 +330,7 @@ async fn readable_state(db: &DatabaseConnection) -> String {
 }
 
 async fn generated_requests_of_every_rpc_never_fail_the_server(backend: Backend) {
-    let capture = capture();
+    let capture = gatehouse_tests::logs::capture("warn");
     let server = TestServer::start(backend).await;
     let admin = server.admin().await;
     let client = server.client().await;
@@ -490,6 +442,10 @@ async fn generated_requests_of_every_rpc_never_fail_the_server(backend: Backend)
         status,
         tonic_health::pb::health_check_response::ServingStatus::Serving as i32
     );
-    let errors = capture.error_lines();
+    let text = capture.text();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" ERROR "))
+        .collect();
     assert!(errors.is_empty(), "input caused ERROR lines: {errors:#?}");
 }

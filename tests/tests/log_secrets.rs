@@ -2,46 +2,13 @@
 //! everything the server logs, and looks for each password, token and hash it handled.
 //! (Its own test binary, because it installs the process-wide log subscriber.)
 
-use std::io::Write;
-use std::sync::{Arc, Mutex, OnceLock};
-
 use gatehouse_client::pb;
 use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, backend_tests, username};
 
 backend_tests!(a_full_slice_logs_no_secret);
 
-#[derive(Clone, Default)]
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0
-            .lock()
-            .map_err(|_| std::io::Error::other("poisoned"))?
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-fn capture() -> &'static Capture {
-    static CAPTURE: OnceLock<Capture> = OnceLock::new();
-    CAPTURE.get_or_init(|| {
-        let capture = Capture::default();
-        let writer = capture.clone();
-        tracing_subscriber::fmt()
-            .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .init();
-        capture
-    })
-}
-
 async fn a_full_slice_logs_no_secret(backend: Backend) {
-    let capture = capture();
+    let capture = gatehouse_tests::logs::capture("trace");
     let sink = gatehouse_tests::smtp::SmtpSink::start().await;
     let server = TestServer::start_with(backend, |config| {
         sink.configure(config);
@@ -174,7 +141,7 @@ async fn a_full_slice_logs_no_secret(backend: Backend) {
     }
     server.stop().await;
 
-    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf-8 logs");
+    let logs = capture.text();
     assert!(
         logs.contains("password reset"),
         "the capture works: the slice's events are in it"
