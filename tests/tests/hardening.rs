@@ -481,7 +481,7 @@ async fn calls_beyond_a_connections_stream_cap_wait_their_turn(backend: Backend)
     let server = TestServer::start_with(backend, |config| config.max_concurrent_streams = 1).await;
     let admin = server.admin().await;
     let mut users = Vec::new();
-    for i in 0..40 {
+    for i in 0..150 {
         users.push(gatehouse_tests::username(
             &gatehouse_tests::create_user_named(&admin, i).await,
         ));
