@@ -194,6 +194,19 @@ impl Store {
                     .busy_timeout(SQLITE_BUSY_TIMEOUT)
                     .foreign_keys(true)
             });
+            // A COMMIT that failed (a full disk) can leave SQLite inside the transaction
+            // while the driver believes it ended, holding the write lock for good. A
+            // connection going back to the pool ends any such transaction first; the
+            // ROLLBACK's "no transaction is active" is the normal answer.
+            options.map_sqlx_sqlite_pool_opts(|pool| {
+                pool.after_release(|conn, _| {
+                    Box::pin(async move {
+                        use sea_orm::sqlx::Executor as _;
+                        let _ = conn.execute("ROLLBACK").await;
+                        Ok(true)
+                    })
+                })
+            });
         }
         let db = Database::connect(options).await?;
         Ok(Store {
