@@ -8,7 +8,7 @@
 
 use unicode_normalization::UnicodeNormalization as _;
 
-use super::error::FieldViolation;
+use super::error::{Error, FieldViolation};
 use super::secret::Password;
 
 /// A tenant's password policy. Defaults follow NIST SP 800-63B.
@@ -300,6 +300,11 @@ impl PasswordPolicy {
         } else {
             None
         }
+    }
+
+    /// [`PasswordPolicy::check_given`] as an error, for a check with no other fields to report.
+    pub(crate) fn gate(&self, field: &str, password: &Password) -> Result<(), Error> {
+        Error::from_violations(self.check_given(field, password).into_iter().collect())
     }
 
     /// Every rule a new password must meet for this user; each broken rule is one violation.

@@ -87,12 +87,7 @@ impl Gatehouse {
             None => super::policy::PasswordPolicy::default(),
         };
         // Refused before hashing: a huge password costs no hash. Says nothing about the user.
-        Error::from_violations(
-            policy
-                .check_given("password", password)
-                .into_iter()
-                .collect(),
-        )?;
+        policy.gate("password", password)?;
         let user = match &tenant {
             Some(t) => self.store.user_by_username(t.id, &username).await?,
             None => None,
@@ -502,12 +497,7 @@ impl Gatehouse {
         action: &str,
     ) -> Result<(), Error> {
         let wrong = || Error::Unauthenticated("the current password is incorrect".to_owned());
-        Error::from_violations(
-            policy
-                .check_given("current_password", current)
-                .into_iter()
-                .collect(),
-        )?;
+        policy.gate("current_password", current)?;
         let fingerprint = self.failure_fingerprint(user.id, current).await?;
         let known_wrong = credential
             .recent_failures

@@ -178,21 +178,25 @@ impl<U: Message + Default + CheckText> Decoder for CheckedDecoder<U> {
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<U>, Status> {
         let size = buf.remaining();
+        // Every refusal goes through the one mapping of domain errors to statuses.
+        let refuse = super::status::to_status;
         if size > U::MAX_BYTES {
-            return Err(Status::resource_exhausted(format!(
+            return Err(refuse(Error::ResourceExhausted(format!(
                 "the request is {size} bytes; {} accepts at most {} bytes",
                 U::NAME,
                 U::MAX_BYTES
-            )));
+            ))));
         }
-        let message = U::decode(buf)
-            .map_err(|e| Status::invalid_argument(format!("not a valid {}: {e}", U::NAME)))?;
+        let message = U::decode(buf).map_err(|e| {
+            refuse(Error::InvalidArgument {
+                message: format!("not a valid {}: {e}", U::NAME),
+                violations: Vec::new(),
+            })
+        })?;
         let mut violations = Violations::default();
         message.check_text("", &mut violations);
-        match Error::from_violations(violations.found) {
-            Ok(()) => Ok(Some(message)),
-            Err(error) => Err(super::status::to_status(error)),
-        }
+        Error::from_violations(violations.found).map_err(refuse)?;
+        Ok(Some(message))
     }
 
     fn buffer_settings(&self) -> BufferSettings {
