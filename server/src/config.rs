@@ -119,6 +119,12 @@ pub struct Config {
     pub cleanup_interval_secs: u64,
     /// How long expired rows are kept before the clean-up removes them, in hours.
     pub expired_retention_hours: u64,
+    /// How long a finished bulk job (its per-user results and idempotency key) is kept, in
+    /// days.
+    pub bulk_job_retention_days: u32,
+    /// How long audit events are kept, in days. Unset: kept for good. When set, the clean-up
+    /// removes older events from the start of each tenant's chain, which stays verifiable.
+    pub audit_retention_days: Option<u32>,
 }
 
 /// A configuration value that is a secret: `Debug` prints a redaction.
@@ -185,6 +191,8 @@ impl Default for Config {
             expiry_reminder_interval_secs: 3600,
             cleanup_interval_secs: 600,
             expired_retention_hours: 24,
+            bulk_job_retention_days: 30,
+            audit_retention_days: None,
         }
     }
 }
@@ -280,6 +288,8 @@ impl Config {
             "expiry_reminder_interval_secs",
             "cleanup_interval_secs",
             "expired_retention_hours",
+            "bulk_job_retention_days",
+            "audit_retention_days",
         ]
     }
 

@@ -308,7 +308,7 @@ pub async fn serve(
     let cleanup = tokio::spawn(clean_up_expired(
         store.clone(),
         Duration::from_secs(config.cleanup_interval_secs.max(1)),
-        chrono::Duration::hours(i64::try_from(config.expired_retention_hours).unwrap_or(24)),
+        Retention::from_config(&config),
     ));
     let health_task = tokio::spawn(watch_health(store, health_reporter));
     match listener.local_addr() {
@@ -419,38 +419,75 @@ async fn remind_expiring_passwords(core: Gatehouse, interval: Duration) {
 /// Rows one clean-up statement removes at most.
 const CLEANUP_BATCH: u64 = 1000;
 
-/// Removes expired sessions, reset flows and one-time codes every `interval`, once they are
-/// `keep` past their expiry, in batches with a pause between them, so it never holds a long
-/// lock; and erases kept bulk-reset passwords that were changed or expired since. Every
+/// How long the clean-up keeps what it removes.
+#[derive(Clone, Copy, Debug)]
+struct Retention {
+    /// Expired sessions, reset flows and one-time codes, past their expiry.
+    expired: chrono::Duration,
+    /// Bulk jobs, past their end.
+    bulk_jobs: chrono::Duration,
+    /// Audit events, past their time; `None` keeps them for good.
+    audit: Option<chrono::Duration>,
+}
+
+impl Retention {
+    fn from_config(config: &Config) -> Retention {
+        let hours = |h: u64| chrono::Duration::hours(i64::try_from(h).unwrap_or(i64::MAX / 7200));
+        Retention {
+            expired: hours(config.expired_retention_hours),
+            bulk_jobs: chrono::Duration::days(config.bulk_job_retention_days.into()),
+            audit: config
+                .audit_retention_days
+                .map(|days| chrono::Duration::days(days.into())),
+        }
+    }
+}
+
+/// Runs `batch` until it removes less than a full batch, pausing between batches so it never
+/// holds a long lock; logs what it removed as `kind`.
+async fn remove_in_batches<F, Fut>(kind: &str, mut batch: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = crate::store::StoreResult<u64>>,
+{
+    let mut removed = 0;
+    loop {
+        match batch().await {
+            Ok(n) => {
+                removed += n;
+                if n < CLEANUP_BATCH {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, kind, "clean-up failed; retrying later");
+                break;
+            }
+        }
+    }
+    if removed > 0 {
+        tracing::info!(kind, removed, "old rows removed");
+    }
+}
+
+/// Every `interval`: removes expired sessions, reset flows and one-time codes once they are
+/// past their retention, erases kept bulk-reset passwords that were changed or expired since,
+/// removes bulk jobs past theirs and, when a retention is set, the oldest audit events. Every
 /// replica may run it; they only share the work.
-async fn clean_up_expired(store: Store, interval: Duration, keep: chrono::Duration) {
+async fn clean_up_expired(store: Store, interval: Duration, keep: Retention) {
     use crate::store::Expiring;
     loop {
         tokio::time::sleep(interval).await;
-        let before = crate::store::now() - keep;
+        let now = crate::store::now();
         for kind in Expiring::ALL {
-            let mut removed = 0;
-            loop {
-                match store.delete_expired(kind, before, CLEANUP_BATCH).await {
-                    Ok(n) => {
-                        removed += n;
-                        if n < CLEANUP_BATCH {
-                            break;
-                        }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, kind = kind.as_str(), "clean-up failed; retrying later");
-                        break;
-                    }
-                }
-            }
-            if removed > 0 {
-                tracing::info!(kind = kind.as_str(), removed, "expired rows removed");
-            }
+            remove_in_batches(kind.as_str(), || {
+                store.delete_expired(kind, now - keep.expired, CLEANUP_BATCH)
+            })
+            .await;
         }
         match store
-            .erase_stale_held_passwords(crate::store::now(), 5 * CLEANUP_BATCH)
+            .erase_stale_held_passwords(now, 5 * CLEANUP_BATCH)
             .await
         {
             Ok(0) => {}
@@ -458,6 +495,27 @@ async fn clean_up_expired(store: Store, interval: Duration, keep: chrono::Durati
                 tracing::info!(erased, "kept bulk-reset passwords no longer valid erased")
             }
             Err(e) => tracing::warn!(error = %e, "erasing stale bulk-reset passwords failed"),
+        }
+        // A job can hold 10,000 items: a handful of jobs per batch, their items in batches.
+        remove_in_batches("bulk_jobs", || async {
+            let jobs = store.remove_old_bulk_jobs(now - keep.bulk_jobs, 10).await?;
+            Ok(if jobs == 10 { CLEANUP_BATCH } else { jobs })
+        })
+        .await;
+        if let Some(audit) = keep.audit {
+            let tenants = match store.tenants().await {
+                Ok(tenants) => tenants,
+                Err(e) => {
+                    tracing::warn!(error = %e, "clean-up failed; retrying later");
+                    continue;
+                }
+            };
+            for tenant in tenants {
+                remove_in_batches("audit_events", || {
+                    store.remove_old_audit_events(tenant.id, now - audit, CLEANUP_BATCH)
+                })
+                .await;
+            }
         }
     }
 }

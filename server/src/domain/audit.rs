@@ -85,6 +85,9 @@ pub struct AuditQuery {
 pub struct ChainReport {
     /// Events checked.
     pub checked: u64,
+    /// The sequence number of the last event the audit retention removed (0: none); the
+    /// check starts after it, from its kept hash.
+    pub removed_through: i64,
     /// The first break: its sequence number and what is wrong.
     pub broken: Option<(i64, String)>,
 }
@@ -141,10 +144,11 @@ impl Gatehouse {
         })
     }
 
-    /// Recomputes the tenant's chain from the first event and reports the first break: an
-    /// edited event (its hash no longer matches), a removed or reordered one (a gap in the
-    /// sequence, or a link to the wrong predecessor), or a removed tail (the tenant's head
-    /// points past the last event).
+    /// Recomputes the tenant's chain from its first event (the first after those the audit
+    /// retention removed, linking to the last removed one's kept hash) and reports the first
+    /// break: an edited event (its hash no longer matches), a removed or reordered one (a gap
+    /// in the sequence, or a link to the wrong predecessor), or a removed tail (the tenant's
+    /// head points past the last event).
     pub async fn verify_audit_chain(&self, actor: &Actor) -> Result<ChainReport, Error> {
         self.require(actor, "audit.verify", READERS).await?;
         let head = self
@@ -153,8 +157,9 @@ impl Gatehouse {
             .await?
             .ok_or_else(|| Error::NotFound("no such tenant".to_owned()))?;
         let mut checked = 0u64;
-        let mut expected_seq = 1i64;
-        let mut previous = crate::store::AuditRow::genesis_hash().to_owned();
+        let removed_through = head.audit_removed_seq;
+        let mut expected_seq = removed_through + 1;
+        let mut previous = head.audit_removed_hash.clone();
         loop {
             let batch = self
                 .store
@@ -183,6 +188,7 @@ impl Gatehouse {
                 if let Some(problem) = problem {
                     return Ok(ChainReport {
                         checked,
+                        removed_through,
                         broken: Some((expected_seq, problem)),
                     });
                 }
@@ -197,6 +203,7 @@ impl Gatehouse {
         if expected_seq - 1 != head.audit_seq || previous != head.audit_head {
             return Ok(ChainReport {
                 checked,
+                removed_through,
                 broken: Some((
                     expected_seq,
                     "the newest events are missing (the chain head points past them)".to_owned(),
@@ -205,6 +212,7 @@ impl Gatehouse {
         }
         Ok(ChainReport {
             checked,
+            removed_through,
             broken: None,
         })
     }

@@ -417,6 +417,7 @@ impl AdminService for AdminApi {
             checked_events: convert::count(report.checked),
             first_broken_sequence,
             problem,
+            removed_through_sequence: report.removed_through,
         }))
     }
 

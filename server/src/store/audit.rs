@@ -34,13 +34,6 @@ pub struct NewAuditEvent {
     pub details: String,
 }
 
-impl AuditRow {
-    /// The `prev_hash` of a tenant's first event.
-    pub fn genesis_hash() -> &'static str {
-        GENESIS
-    }
-}
-
 /// The hash of an event given its predecessor's hash.
 pub fn chain_hash(row: &AuditRow) -> String {
     let mut hasher = Sha256::new();

@@ -88,6 +88,8 @@ impl Tx {
             is_default: Set(is_default),
             audit_seq: Set(0),
             audit_head: Set(super::audit::GENESIS.to_owned()),
+            audit_removed_seq: Set(0),
+            audit_removed_hash: Set(super::audit::GENESIS.to_owned()),
             created_at: Set(now()),
         };
         tenant::Entity::insert(row)

@@ -13,6 +13,10 @@ pub struct Model {
     pub is_default: bool,
     pub audit_seq: i64,
     pub audit_head: String,
+    /// The sequence number of the last event removed by the audit retention (0: none).
+    pub audit_removed_seq: i64,
+    /// The hash of that event: the first remaining event links to it.
+    pub audit_removed_hash: String,
     pub created_at: DateTimeUtc,
 }
 

@@ -376,8 +376,16 @@ pub(super) async fn audit(context: &Context, command: AuditCommand) -> Result<()
                     "checked_events": response.checked_events,
                     "first_broken_sequence": response.first_broken_sequence,
                     "problem": response.problem,
+                    "removed_through_sequence": response.removed_through_sequence,
                 }),
-                &if response.intact {
+                &if response.intact && response.removed_through_sequence > 0 {
+                    format!(
+                        "intact: {} event(s) checked, from event {} (older ones removed by the \
+                         audit retention)",
+                        response.checked_events,
+                        response.removed_through_sequence + 1
+                    )
+                } else if response.intact {
                     format!("intact: {} event(s) checked", response.checked_events)
                 } else {
                     format!(
