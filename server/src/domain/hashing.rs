@@ -283,8 +283,29 @@ struct Worker {
     counters: Arc<Counters>,
 }
 
+/// How much less a hash worker weighs with the scheduler than the threads serving calls, as
+/// a nice increment: when a cheap call and a hash want the same core, the call gets it (and
+/// waits microseconds, not a hash's tens of milliseconds); a core nobody else wants still
+/// hashes at full speed.
+const HASH_NICE_INCREMENT: i32 = 10;
+
+/// Lowers the calling hash worker's scheduling priority by [`HASH_NICE_INCREMENT`]. On Linux
+/// a nice value belongs to one thread, so only this thread changes; elsewhere nothing does.
+fn yield_to_the_runtime() {
+    #[cfg(target_os = "linux")]
+    {
+        let lowered = rustix::process::getpriority_process(None).and_then(|nice| {
+            rustix::process::setpriority_process(None, (nice + HASH_NICE_INCREMENT).min(19))
+        });
+        if let Err(e) = lowered {
+            tracing::debug!(error = %e, "could not lower the hash worker's priority");
+        }
+    }
+}
+
 impl Worker {
     fn run(mut self, jobs: &Mutex<mpsc::Receiver<Job>>) {
+        yield_to_the_runtime();
         loop {
             let job = {
                 let Ok(receiver) = jobs.lock() else { return };
@@ -426,6 +447,55 @@ mod tests {
             workers,
             queue,
         }
+    }
+
+    /// The nice values of this process's threads whose name starts with `prefix`, and of the
+    /// main thread.
+    #[cfg(target_os = "linux")]
+    fn nice_values(prefix: &str) -> (Vec<i64>, i64) {
+        let nice = |task: &std::path::Path| -> i64 {
+            let stat = std::fs::read_to_string(task.join("stat")).expect("stat");
+            // Fields after the parenthesised name; nice is the 19th field overall.
+            let rest = &stat[stat.rfind(')').expect("name") + 2..];
+            rest.split(' ')
+                .nth(16)
+                .expect("nice")
+                .parse()
+                .expect("number")
+        };
+        let mut named = Vec::new();
+        for task in std::fs::read_dir("/proc/self/task").expect("tasks") {
+            let task = task.expect("task").path();
+            let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if comm.starts_with(prefix) {
+                named.push(nice(&task));
+            }
+        }
+        (named, nice(std::path::Path::new("/proc/self")))
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hash_workers_give_way_to_the_threads_serving_calls() {
+        let hasher = Hasher::new(cheap(2, 4)).expect("hasher");
+        // A hash has run on a worker once it answers, so its priority is set by then.
+        let password = Password::new("a long enough passphrase".into());
+        for _ in 0..4 {
+            hasher.hash(&password).await.expect("hash");
+        }
+        // Other tests start pools too: a worker that has just started may not have lowered
+        // its priority yet, so look again for a moment before judging.
+        let mut seen = (Vec::new(), 0);
+        for _ in 0..50 {
+            seen = nice_values("gatehouse-hash");
+            let (workers, main) = &seen;
+            let lowered = (main + i64::from(HASH_NICE_INCREMENT)).min(19);
+            if workers.len() >= 2 && workers.iter().all(|nice| *nice == lowered) {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        panic!("hash workers' nice values (and the main thread's): {seen:?}");
     }
 
     #[tokio::test]
