@@ -274,14 +274,19 @@ pub async fn serve(
 
     let (store, core) = open(&config).await?;
 
+    // Besides the services, the error details a failed call carries in
+    // `grpc-status-details-bin` (google.rpc.Status, BadRequest, …), so a generic client such as
+    // grpcurl can decode them.
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1()
         .context("while building reflection (v1)")?;
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("while building reflection (v1alpha)")?;
 

@@ -74,29 +74,39 @@ async fn reflection_lists_both_services_and_health_in_v1_and_v1alpha(backend: Ba
         );
     }
 
-    // grpcurl's `describe`: the file that defines a symbol.
-    let request = v1::ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(
-            v1::server_reflection_request::MessageRequest::FileContainingSymbol(
-                "gatehouse.v1.AdminService".to_owned(),
+    // grpcurl's `describe`: the file that defines a symbol; also for every error detail a
+    // failed call carries, so a generic client can decode them.
+    for symbol in [
+        "gatehouse.v1.AdminService",
+        "google.rpc.Status",
+        "google.rpc.BadRequest",
+    ] {
+        let request = v1::ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(
+                v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                    symbol.to_owned(),
+                ),
             ),
-        ),
-    };
-    let mut stream = client
-        .server_reflection_info(tokio_stream::once(request))
-        .await
-        .expect("v1")
-        .into_inner();
-    let response = stream
-        .message()
-        .await
-        .expect("message")
-        .expect("a response");
-    assert!(matches!(
-        response.message_response,
-        Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
-    ));
+        };
+        let mut stream = client
+            .server_reflection_info(tokio_stream::once(request))
+            .await
+            .expect("v1")
+            .into_inner();
+        let response = stream
+            .message()
+            .await
+            .expect("message")
+            .expect("a response");
+        assert!(
+            matches!(
+                response.message_response,
+                Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(ref files)) if !files.file_descriptor_proto.is_empty()
+            ),
+            "reflection describes {symbol}"
+        );
+    }
 
     use tonic_reflection::pb::v1alpha;
     let mut client = v1alpha::server_reflection_client::ServerReflectionClient::new(channel);
