@@ -34,6 +34,7 @@
 
 #![forbid(unsafe_code)]
 
+mod audit_feed;
 mod calls;
 mod error;
 mod flows;
@@ -41,6 +42,7 @@ mod redact;
 pub mod retry;
 mod secret;
 
+pub use audit_feed::AuditFeed;
 pub use calls::Calls;
 pub use error::{CallError, FieldViolation, code_phrase};
 pub use flows::{BulkEvent, BulkItem, BulkResetStream, PasswordChanged, PasswordReset, SignedIn};

@@ -59,6 +59,7 @@ enum Rpc {
     CanReset,
     ListAuditEvents,
     VerifyAuditChain,
+    WatchAuditEvents,
     BulkResetPasswords,
     GetBulkJob,
     AcknowledgeBulkResults,
@@ -70,7 +71,7 @@ enum Rpc {
     ListTenants,
 }
 
-const RPCS: [Rpc; 28] = [
+const RPCS: [Rpc; 29] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -90,6 +91,7 @@ const RPCS: [Rpc; 28] = [
     Rpc::CanReset,
     Rpc::ListAuditEvents,
     Rpc::VerifyAuditChain,
+    Rpc::WatchAuditEvents,
     Rpc::BulkResetPasswords,
     Rpc::GetBulkJob,
     Rpc::AcknowledgeBulkResults,
@@ -131,6 +133,7 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
                 | RequirePasswordChange
                 | ListAuditEvents
                 | VerifyAuditChain
+                | WatchAuditEvents
                 | BulkResetPasswords
                 | ListResetRequests => Expect::Allowed,
                 // Tenants are managed from the default tenant only.
@@ -150,7 +153,7 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         | RevokeSessions
         | BulkResetPasswords => &["global", "user", "password"],
         AssignRole | RevokeRole | UpdatePasswordPolicy | CreateTenant | ListTenants => &["global"],
-        ListAuditEvents | VerifyAuditChain => &["global", "auditor"],
+        ListAuditEvents | VerifyAuditChain | WatchAuditEvents => &["global", "auditor"],
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
         // The job was run by the global admin: only they acknowledge its results.
         AcknowledgeBulkResults => &["global"],
@@ -303,6 +306,11 @@ async fn call(
             .map(drop),
         Rpc::VerifyAuditChain => stub
             .verify_audit_chain(pb::VerifyAuditChainRequest {})
+            .await
+            .map(drop),
+        // The stream opens (or is refused) at once; it would run for good, so it is dropped.
+        Rpc::WatchAuditEvents => stub
+            .watch_audit_events(pb::WatchAuditEventsRequest::default())
             .await
             .map(drop),
         Rpc::BulkResetPasswords => {

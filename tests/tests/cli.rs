@@ -25,6 +25,7 @@ backend_tests!(
     a_damaged_session_file_does_not_block_login_or_logout,
     a_help_request_with_terminal_escapes_is_listed_escaped,
     a_server_certificate_the_ca_did_not_sign_is_named_in_the_error,
+    audit_tail_prints_each_event_as_one_json_line_and_follows_new_ones,
 );
 
 /// The binary `scripts/test` built.
@@ -106,8 +107,19 @@ impl Shell {
         self.run_with_stdin(args, "").await
     }
 
-    async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
-        let mut child = tokio::process::Command::new(admin_bin())
+    /// `gatehouse-admin ARGS` in this shell, still running, with its stdout piped.
+    fn spawn(&self, args: &[&str]) -> tokio::process::Child {
+        self.command(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start gatehouse-admin")
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut command = tokio::process::Command::new(admin_bin());
+        command
             .args(args)
             .current_dir(self.dir.path())
             .env_clear()
@@ -115,10 +127,16 @@ impl Shell {
             .env("HOME", self.dir.path())
             .env("XDG_CONFIG_HOME", self.config_dir())
             .env("GATEHOUSE_ENDPOINT", &self.endpoint)
+            .kill_on_drop(true);
+        command
+    }
+
+    async fn run_with_stdin(&self, args: &[&str], stdin: &str) -> Run {
+        let mut child = self
+            .command(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .kill_on_drop(true)
             .spawn()
             .expect("start gatehouse-admin");
         let mut input = child.stdin.take().expect("stdin");
@@ -1129,4 +1147,40 @@ fn parse_csv_line(line: &str) -> Vec<String> {
         }
     }
     fields
+}
+
+async fn audit_tail_prints_each_event_as_one_json_line_and_follows_new_ones(backend: Backend) {
+    use tokio::io::AsyncBufReadExt as _;
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+    let mut tail = shell.spawn(&["--json", "audit", "tail", "--since", "0"]);
+    let mut lines = tokio::io::BufReader::new(tail.stdout.take().expect("stdout")).lines();
+    let id = gatehouse_tests::create_user(&admin, "tailed@contoso.example", &[]).await;
+    let mut expected = 1;
+    let found = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        loop {
+            let line = lines
+                .next_line()
+                .await
+                .expect("read")
+                .expect("tail keeps running");
+            let event: serde_json::Value = serde_json::from_str(&line)
+                .unwrap_or_else(|e| panic!("not one JSON object per line ({e}): {line}"));
+            assert_eq!(
+                event["sequence"], expected,
+                "in order from the first: {line}"
+            );
+            expected += 1;
+            if event["action"] == "user.create" && event["target"] == format!("user:{id}") {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the new user's creation is printed within 20 s");
+    assert_eq!(found["outcome"], "success");
+    assert!(found["hash"].as_str().is_some_and(|h| h.len() == 64));
+    tail.kill().await.expect("stop tail");
 }

@@ -260,11 +260,15 @@ async fn call(client: &Client, token: Option<&str>, method: &Method, body: Vec<u
         match grpc.server_streaming(request, path, Raw).await {
             Ok(response) => {
                 let mut stream = response.into_inner();
+                // A stream still open after 50 messages, or quiet for a second (a watch of
+                // the audit log waits for news for good), has answered.
                 for _ in 0..50 {
-                    match stream.message().await {
-                        Ok(Some(_)) => {}
-                        Ok(None) => return Code::Ok,
-                        Err(status) => return status.code(),
+                    match tokio::time::timeout(std::time::Duration::from_secs(1), stream.message())
+                        .await
+                    {
+                        Ok(Ok(Some(_))) => {}
+                        Ok(Ok(None)) | Err(_) => return Code::Ok,
+                        Ok(Err(status)) => return status.code(),
                     }
                 }
                 Code::Ok

@@ -13,6 +13,21 @@ use crate::store::{AuditFilter, AuditRow, NewAuditEvent, chain_hash};
 const READERS: &[Role] = &[Role::GlobalAdmin, Role::Auditor];
 /// Events verified per database round trip.
 const VERIFY_BATCH: u64 = 1000;
+/// Events a watch reads per database round trip.
+const WATCH_BATCH: u64 = 500;
+/// How often a watch with nothing new looks again: how soon it sees events another replica
+/// committed (this replica's commits wake it at once), and how soon it ends once the
+/// watcher's session or role is gone.
+pub const WATCH_POLL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Where [`Gatehouse::watch_audit`] starts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WatchStart {
+    /// With the event after this sequence number (0: the first event kept).
+    After(i64),
+    /// With the first event committed after the watch starts.
+    Now,
+}
 
 /// One entry of the audit log.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -215,6 +230,91 @@ impl Gatehouse {
             removed_through,
             broken: None,
         })
+    }
+}
+
+impl Gatehouse {
+    /// Checks that `caller` may watch the audit log and resolves `start` to the sequence
+    /// number the watch continues after.
+    pub async fn start_audit_watch(
+        &self,
+        caller: &super::types::Caller,
+        start: WatchStart,
+    ) -> Result<(Actor, i64), Error> {
+        let actor = self.admin(caller).await?;
+        self.require(&actor, "audit.watch", READERS).await?;
+        let tenant = self
+            .store
+            .tenant(actor.tenant_id)
+            .await?
+            .ok_or_else(|| Error::NotFound("no such tenant".to_owned()))?;
+        let after = match start {
+            WatchStart::Now => tenant.audit_seq,
+            WatchStart::After(seq) if seq < 0 => {
+                return Err(Error::invalid(
+                    "after_sequence",
+                    "must be 0 (from the first event) or a sequence number",
+                ));
+            }
+            // Events the retention removed are gone; the watch starts with the first kept.
+            WatchStart::After(seq) => seq.max(tenant.audit_removed_seq),
+        };
+        Ok((actor, after))
+    }
+
+    /// Sends the tenant's audit events after `after` to `events`, in chain order, as they
+    /// commit, until the receiver goes away, or with an error once `caller` may no longer
+    /// read the log (the session ended, the role was revoked: checked before every read).
+    /// Events are read back committed, in sequence order; an append holds its tenant's lock
+    /// until it commits, so an event is never visible before the one before it, and a
+    /// watcher that resumes after its last sequence number misses nothing and sees nothing
+    /// twice. The channel's capacity bounds what a slow watcher costs.
+    pub async fn watch_audit(
+        &self,
+        caller: &super::types::Caller,
+        mut after: i64,
+        events: tokio::sync::mpsc::Sender<Result<AuditEvent, Error>>,
+    ) {
+        let mut commits = self.store.audit_commits();
+        loop {
+            commits.mark_unchanged();
+            let batch = match self.readable_audit(caller, after).await {
+                Ok(batch) => batch,
+                Err(e) => {
+                    let _ = events.send(Err(e)).await;
+                    return;
+                }
+            };
+            let full = batch.len() as u64 == WATCH_BATCH;
+            for row in batch {
+                after = row.seq;
+                if events.send(Ok(AuditEvent::from(row))).await.is_err() {
+                    return;
+                }
+            }
+            if full {
+                continue;
+            }
+            tokio::select! {
+                _ = commits.changed() => {}
+                () = tokio::time::sleep(WATCH_POLL) => {}
+                () = events.closed() => return,
+            }
+        }
+    }
+
+    /// The next events after `after`, once `caller` is checked to still read the log.
+    async fn readable_audit(
+        &self,
+        caller: &super::types::Caller,
+        after: i64,
+    ) -> Result<Vec<AuditRow>, Error> {
+        let actor = self.admin(caller).await?;
+        self.require(&actor, "audit.watch", READERS).await?;
+        Ok(self
+            .store
+            .audit_chain(actor.tenant_id, after, WATCH_BATCH)
+            .await?)
     }
 }
 

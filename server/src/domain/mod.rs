@@ -26,7 +26,7 @@ mod types;
 mod users;
 
 pub use accounts::{ChangeRequired, MAX_LISTED_USERS};
-pub use audit::{AuditEvent, AuditPage, AuditQuery, ChainReport};
+pub use audit::{AuditEvent, AuditPage, AuditQuery, ChainReport, WATCH_POLL, WatchStart};
 pub use bulk::{
     BulkEvent, BulkJob, BulkJobItem, BulkOutcome, BulkRequest, BulkResult, BulkSummary,
     BulkTargets, MAX_BULK_USERS,

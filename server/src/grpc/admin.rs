@@ -8,12 +8,16 @@ use super::convert;
 use super::pb::{self, admin_service_server::AdminService};
 use super::status::to_status;
 use tokio::sync::mpsc;
+use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::ReceiverStream;
 
 use crate::domain::{
-    Actor, AuditQuery, BulkRequest, BulkTargets, Gatehouse, NewUser, Password, RequestState,
-    ResetOptions, Resolution, UserChanges,
+    Actor, AuditEvent, AuditQuery, BulkRequest, BulkTargets, Error, Gatehouse, NewUser, Password,
+    RequestState, ResetOptions, Resolution, UserChanges, WatchStart,
 };
+
+/// Audit events a watch holds for a slow watcher before it stops reading the database.
+const WATCH_BUFFER: usize = 256;
 
 /// The AdminService handlers.
 #[derive(Clone, Debug)]
@@ -419,6 +423,45 @@ impl AdminService for AdminApi {
             problem,
             removed_through_sequence: report.removed_through,
         }))
+    }
+
+    type WatchAuditEventsStream = tokio_stream::adapters::Map<
+        ReceiverStream<Result<AuditEvent, Error>>,
+        fn(Result<AuditEvent, Error>) -> Result<pb::WatchAuditEventsResponse, Status>,
+    >;
+
+    #[instrument(skip_all)]
+    async fn watch_audit_events(
+        &self,
+        request: Request<pb::WatchAuditEventsRequest>,
+    ) -> Result<Response<Self::WatchAuditEventsStream>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        let start = if req.from_now {
+            WatchStart::Now
+        } else {
+            WatchStart::After(req.after_sequence)
+        };
+        let (_, after) = self
+            .core
+            .start_audit_watch(&caller, start)
+            .await
+            .map_err(to_status)?;
+        let (events, events_rx) = mpsc::channel(WATCH_BUFFER);
+        let core = self.core.clone();
+        tokio::spawn(async move { core.watch_audit(&caller, after, events).await });
+        fn response(
+            event: Result<AuditEvent, Error>,
+        ) -> Result<pb::WatchAuditEventsResponse, Status> {
+            event
+                .map(|e| pb::WatchAuditEventsResponse {
+                    event: Some(convert::audit_event(e)),
+                })
+                .map_err(to_status)
+        }
+        Ok(Response::new(
+            ReceiverStream::new(events_rx).map(response as fn(_) -> _),
+        ))
     }
 
     type BulkResetPasswordsStream = ReceiverStream<Result<pb::BulkResetPasswordsResponse, Status>>;

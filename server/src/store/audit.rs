@@ -63,6 +63,9 @@ pub fn chain_hash(row: &AuditRow) -> String {
 impl Tx {
     /// Appends an event to its tenant's chain, inside this transaction.
     pub async fn append_audit(&self, event: NewAuditEvent) -> StoreResult<()> {
+        if let Ok(mut appended) = self.appended.lock() {
+            appended.push(event.clone());
+        }
         let (head_seq, head_hash) = match self.remembered_head(event.tenant_id) {
             Some(head) => head,
             None => {

@@ -11,6 +11,7 @@ mod cache;
 mod cleanup;
 mod codes;
 pub mod entities;
+mod feed;
 mod flows;
 mod hash;
 mod lockout;
@@ -45,6 +46,7 @@ pub use entities::{
     password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
     session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
 };
+pub use feed::AuditObserver;
 pub use flows::FlowRow;
 pub use hash::PasswordHash;
 pub use lockout::{ATTEMPT_LEASE, RECENT_FAILURES, Recorded, Reservation};
@@ -140,6 +142,7 @@ pub struct Store {
     db: DatabaseConnection,
     sqlite: bool,
     cache: std::sync::Arc<cache::ReadCache>,
+    feed: std::sync::Arc<feed::AuditFeed>,
 }
 
 /// Held while one process migrates and bootstraps; other replicas starting at the same time
@@ -172,6 +175,9 @@ pub struct Tx {
     cache: std::sync::Arc<cache::ReadCache>,
     /// Set by changes to what [`cache::ReadCache`] holds; the commit then invalidates it.
     invalidates: std::sync::atomic::AtomicBool,
+    feed: std::sync::Arc<feed::AuditFeed>,
+    /// The audit events appended, for the feed once the commit succeeded.
+    appended: std::sync::Mutex<Vec<NewAuditEvent>>,
 }
 
 impl Store {
@@ -213,6 +219,7 @@ impl Store {
             db,
             sqlite,
             cache: Default::default(),
+            feed: Default::default(),
         })
     }
 
@@ -266,7 +273,21 @@ impl Store {
             head: std::sync::Mutex::new(None),
             cache: self.cache.clone(),
             invalidates: std::sync::atomic::AtomicBool::new(false),
+            feed: self.feed.clone(),
+            appended: Default::default(),
         })
+    }
+
+    /// A receiver that changes whenever a transaction of this process that appended audit
+    /// events commits (other processes' commits are not seen: poll for those).
+    pub fn audit_commits(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.feed.subscribe()
+    }
+
+    /// Sets the observer told each audit event this process commits (the metrics); only the
+    /// first call takes effect.
+    pub fn observe_audit(&self, observer: AuditObserver) {
+        self.feed.observe(observer);
     }
 
     /// Whether this is the embedded SQLite store.
@@ -292,6 +313,9 @@ impl Tx {
         self.cache.invalidate_users();
         if self.invalidates.load(std::sync::atomic::Ordering::Acquire) {
             self.cache.invalidate();
+        }
+        if let Ok(appended) = self.appended.into_inner() {
+            self.feed.committed(&appended);
         }
         Ok(())
     }

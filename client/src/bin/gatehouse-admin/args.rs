@@ -412,6 +412,15 @@ pub(crate) enum AuditCommand {
     },
     /// Check the hash chain; exits 1 when an event was edited, removed or reordered.
     Verify,
+    /// Follow the log: print each event as it commits, oldest first, until interrupted
+    /// (with --json, one JSON object per line, for jq or a log shipper). Reconnects by
+    /// itself and continues after the last event printed.
+    Tail {
+        /// Start after this sequence number (0: with the first event kept); without it,
+        /// with the next new event.
+        #[arg(long, value_name = "SEQ")]
+        since: Option<i64>,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,8 +10,8 @@ use crate::args::{
     RoleArg, RoleChangeArgs, RolesCommand,
 };
 use crate::output::{
-    Failure, Table, assignment_json, audit_json, policy_fields, policy_json, principal_text,
-    print_fields, print_json, request_json, request_state_name, role_name, time,
+    Failure, Table, assignment_json, audit_json, escape, policy_fields, policy_json,
+    principal_text, print_fields, print_json, request_json, request_state_name, role_name, time,
 };
 
 pub(super) async fn policy(context: &Context, command: PolicyCommand) -> Result<(), Failure> {
@@ -359,6 +359,25 @@ pub(super) async fn audit(context: &Context, command: AuditCommand) -> Result<()
             }
             table.print();
             Ok(())
+        }
+        AuditCommand::Tail { since } => {
+            let mut feed = context.client()?.audit_feed(since);
+            loop {
+                let event = context.check("cannot follow the audit log", feed.next().await)?;
+                if context.json {
+                    println!("{}", audit_json(&event));
+                } else {
+                    println!(
+                        "{}\t{}\t{}\t{}\t{}\t{}",
+                        event.sequence,
+                        time(event.time.as_ref()),
+                        escape(&event.actor),
+                        escape(&event.action),
+                        escape(&event.target),
+                        escape(&event.outcome)
+                    );
+                }
+            }
         }
         AuditCommand::Verify => {
             let response = context.check(
