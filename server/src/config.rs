@@ -87,6 +87,11 @@ pub struct Config {
     pub bootstrap_admin: String,
     /// Log filter in `tracing` EnvFilter syntax (`RUST_LOG` wins when set).
     pub log: String,
+    /// `text` (for people; colour only on a terminal) or `json` (one object per line).
+    pub log_format: LogFormat,
+    /// Address of the plain-HTTP Prometheus endpoint (`GET /metrics`). Unset: off, except
+    /// that `--dev` serves it on 127.0.0.1:9464 (or a free loopback port when that is taken).
+    pub metrics_listen: Option<SocketAddr>,
     /// SMTP server for email. Unset: in dev mode messages are written as files under
     /// `<data_dir>/outbox/`; otherwise they wait in the outbox until SMTP is configured.
     pub smtp_host: Option<String>,
@@ -125,6 +130,17 @@ pub struct Config {
     /// How long audit events are kept, in days. Unset: kept for good. When set, the clean-up
     /// removes older events from the start of each tenant's chain, which stays verifiable.
     pub audit_retention_days: Option<u32>,
+}
+
+/// How log lines are written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line, for a log shipper.
+    Json,
 }
 
 /// A configuration value that is a secret: `Debug` prints a redaction.
@@ -177,6 +193,8 @@ impl Default for Config {
             default_domain: "gatehouse.example".to_owned(),
             bootstrap_admin: "admin@gatehouse.example".to_owned(),
             log: "info,sqlx=warn,sea_orm=warn,h2=warn".to_owned(),
+            log_format: LogFormat::Text,
+            metrics_listen: None,
             smtp_host: None,
             smtp_port: 587,
             smtp_security: "starttls".to_owned(),
@@ -274,6 +292,8 @@ impl Config {
             "default_domain",
             "bootstrap_admin",
             "log",
+            "log_format",
+            "metrics_listen",
             "smtp_host",
             "smtp_port",
             "smtp_security",

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod metrics;
 pub mod notify;
 pub mod store;
 pub mod tls;

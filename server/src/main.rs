@@ -87,7 +87,7 @@ fn main() -> anyhow::Result<()> {
         overrides.dev = dev.then_some(true);
     }
     let config = Config::load(cli.config.as_deref(), overrides)?;
-    init_logging(&config.log);
+    init_logging(&config.log, config.log_format);
     for name in Config::unknown_env_vars() {
         tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
     }
@@ -136,16 +136,28 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-fn init_logging(default_filter: &str) {
+/// Logs to standard output: text for people, or one JSON object per line with the event's
+/// fields at the top level and the call's `rpc` span (method, request id, caller service)
+/// under `span`.
+fn init_logging(default_filter: &str, format: gatehouse::config::LogFormat) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     use std::io::IsTerminal as _;
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false)
-        // Colour for a person at a terminal only: a file or a log shipper gets plain text.
-        .with_ansi(std::io::stdout().is_terminal())
-        .init();
+        .with_target(false);
+    match format {
+        gatehouse::config::LogFormat::Text => builder
+            // Colour for a person at a terminal only: a file or a log shipper gets plain text.
+            .with_ansi(std::io::stdout().is_terminal())
+            .init(),
+        gatehouse::config::LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
 }
 
 async fn shutdown_signal() {

@@ -68,7 +68,9 @@ pub async fn bootstrap(config: &Config, core: &Gatehouse) -> anyhow::Result<Opti
         true,
     )?;
     // Printed once, on the terminal of the operator who started the dev server; never logged.
-    println!(
+    // On standard error: standard output carries log lines only (JSON ones, with
+    // `log_format = json`).
+    eprintln!(
         "\nBootstrap global admin created.\n  username: {username}\n  password: {}\n(one-time; also in {}; change it at first sign-in)\n",
         password.expose(),
         path.display()
@@ -273,6 +275,28 @@ pub async fn serve(
     }
 
     let (store, core) = open(&config).await?;
+    let metrics = crate::metrics::Metrics::new(core.hasher());
+    {
+        let metrics = metrics.clone();
+        store.observe_audit(std::sync::Arc::new(move |event| metrics.audited(event)));
+    }
+    let metrics_task = match metrics_listener(&config).await? {
+        Some(listener) => {
+            match listener.local_addr() {
+                Ok(address) => {
+                    tracing::info!(url = %format!("http://{address}/metrics"), "metrics served")
+                }
+                Err(_) => tracing::info!("metrics served"),
+            }
+            Some(tokio::spawn(crate::metrics::serve(
+                listener,
+                metrics.clone(),
+                store.clone(),
+                core.hasher().clone(),
+            )))
+        }
+        None => None,
+    };
 
     // Besides the services, the error details a failed call carries in
     // `grpc-status-details-bin` (google.rpc.Status, BadRequest, …), so a generic client such as
@@ -304,6 +328,7 @@ pub async fn serve(
             core.secret_key().clone(),
             Duration::from_millis(config.outbox_poll_millis.max(10)),
             config.outbox_concurrency,
+            metrics.clone(),
         ))
     });
     let reminders = tokio::spawn(remind_expiring_passwords(
@@ -328,6 +353,7 @@ pub async fn serve(
     );
     let result = Server::builder()
         .max_concurrent_streams(Some(config.max_concurrent_streams.max(1)))
+        .layer(crate::grpc::observe::ObserveLayer::new(metrics))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -340,6 +366,9 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
     health_task.abort();
+    if let Some(task) = metrics_task {
+        task.abort();
+    }
     cleanup.abort();
     reminders.abort();
     if let Some(dispatcher) = dispatcher {
@@ -348,6 +377,31 @@ pub async fn serve(
     result.context("while serving")?;
     tracing::info!("gatehouse stopped");
     Ok(())
+}
+
+/// The port `--dev` serves metrics on when `metrics_listen` is unset (the one Prometheus
+/// exporters of OpenTelemetry use), or a free one when it is taken.
+const DEV_METRICS_PORT: u16 = 9464;
+
+/// The listener of the metrics endpoint the configuration asks for, if any.
+async fn metrics_listener(config: &Config) -> anyhow::Result<Option<TcpListener>> {
+    if let Some(address) = config.metrics_listen {
+        let listener = TcpListener::bind(address)
+            .await
+            .with_context(|| format!("while binding metrics_listen {address}"))?;
+        return Ok(Some(listener));
+    }
+    if !config.dev {
+        return Ok(None);
+    }
+    let listener = match TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, DEV_METRICS_PORT)).await
+    {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
+            .await
+            .context("while binding a loopback port for metrics")?,
+    };
+    Ok(Some(listener))
 }
 
 /// The email transport the configuration asks for: SMTP when a host is set, files under the

@@ -479,6 +479,12 @@ pub async fn audit_events(
     }
 }
 
+/// A loopback port free right now (the kernel's pick; a server binds it next).
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+    probe.local_addr().expect("addr").port()
+}
+
 /// The field violations of a status's `google.rpc.BadRequest` details.
 pub fn field_violations(status: &tonic::Status) -> Vec<(String, String)> {
     use tonic_types::StatusExt as _;
@@ -534,18 +540,36 @@ impl ServerProcess {
         database_url: &DatabaseUrl,
         env: &[(&str, String)],
     ) -> ServerProcess {
-        let port = {
-            let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            probe.local_addr().expect("addr").port()
-        };
-        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+        Self::spawn(data_dir, database_url, env, std::process::Stdio::null()).await
+    }
+
+    /// Starts the binary like [`ServerProcess::start_with_env`], with its standard output (the
+    /// log) piped to the returned reader.
+    pub async fn start_logging(
+        data_dir: &std::path::Path,
+        database_url: &DatabaseUrl,
+        env: &[(&str, String)],
+    ) -> (ServerProcess, tokio::process::ChildStdout) {
+        let mut process =
+            Self::spawn(data_dir, database_url, env, std::process::Stdio::piped()).await;
+        let stdout = process.child.stdout.take().expect("piped stdout");
+        (process, stdout)
+    }
+
+    async fn spawn(
+        data_dir: &std::path::Path,
+        database_url: &DatabaseUrl,
+        env: &[(&str, String)],
+        stdout: std::process::Stdio,
+    ) -> ServerProcess {
+        let addr = std::net::SocketAddr::from(([127, 0, 0, 1], free_port()));
         let child = tokio::process::Command::new(gatehouse_bin())
             .args(["serve", "--dev", "--listen", &addr.to_string()])
             .env("GATEHOUSE_DATA_DIR", data_dir)
             .env("GATEHOUSE_DATABASE_URL", database_url.expose())
             .env("RUST_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(std::process::Stdio::null())
+            .stdout(stdout)
             .kill_on_drop(true)
             .spawn()
             .expect("start the gatehouse binary");

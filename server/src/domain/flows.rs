@@ -307,7 +307,7 @@ impl Gatehouse {
             let totp = match self.authenticator(&method, &user.username) {
                 Ok(totp) => totp,
                 Err(e) => {
-                    tracing::warn!(method = %method.id, error = %e, "skipping an authenticator this server's key cannot open");
+                    tracing::warn!(verification_method = %method.id, error = %e, "skipping an authenticator this server's key cannot open");
                     continue;
                 }
             };

@@ -94,14 +94,31 @@ enum Done {
 struct Job {
     work: Work,
     reply: oneshot::Sender<Result<Done, Error>>,
+    queued_at: std::time::Instant,
     _slot: OwnedSemaphorePermit,
 }
 
-#[derive(Default)]
 struct Counters {
     busy: AtomicUsize,
     waiting: AtomicUsize,
-    shed: AtomicUsize,
+    /// Calls refused with a full queue (also a metric).
+    shed: prometheus_client::metrics::counter::Counter,
+    /// How long jobs waited for a worker, in seconds (a metric).
+    wait: prometheus_client::metrics::histogram::Histogram,
+}
+
+impl Default for Counters {
+    fn default() -> Self {
+        Counters {
+            busy: AtomicUsize::default(),
+            waiting: AtomicUsize::default(),
+            shed: Default::default(),
+            // 0.1 ms to about 3 s, doubling.
+            wait: prometheus_client::metrics::histogram::Histogram::new(
+                prometheus_client::metrics::histogram::exponential_buckets(0.0001, 2.0, 15),
+            ),
+        }
+    }
 }
 
 struct Pool {
@@ -228,13 +245,25 @@ impl Hasher {
         self.pool.workers * self.pool.params.block_count() * Block::SIZE
     }
 
+    /// The pool's metrics: calls shed (a counter) and the time jobs waited for a worker (a
+    /// histogram), to register with the process's metrics.
+    pub fn instruments(
+        &self,
+    ) -> (
+        prometheus_client::metrics::counter::Counter,
+        prometheus_client::metrics::histogram::Histogram,
+    ) {
+        let counters = &self.pool.counters;
+        (counters.shed.clone(), counters.wait.clone())
+    }
+
     /// Busy workers, waiting calls and calls shed so far.
     pub fn load(&self) -> PoolLoad {
         let counters = &self.pool.counters;
         PoolLoad {
             busy: counters.busy.load(Ordering::Relaxed),
             queued: counters.waiting.load(Ordering::Relaxed),
-            shed: counters.shed.load(Ordering::Relaxed),
+            shed: usize::try_from(counters.shed.get()).unwrap_or(usize::MAX),
         }
     }
 
@@ -248,7 +277,7 @@ impl Hasher {
                 .map_err(|e| Error::Internal(Box::new(e)))?
         } else {
             pool.slots.clone().try_acquire_owned().map_err(|_| {
-                pool.counters.shed.fetch_add(1, Ordering::Relaxed);
+                pool.counters.shed.inc();
                 Error::ResourceExhausted(
                     "too many password checks in progress; retry shortly".to_owned(),
                 )
@@ -262,6 +291,7 @@ impl Hasher {
             .try_send(Job {
                 work,
                 reply,
+                queued_at: std::time::Instant::now(),
                 _slot: slot,
             })
             .is_err()
@@ -316,6 +346,9 @@ impl Worker {
                 }
             };
             self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.counters
+                .wait
+                .observe(job.queued_at.elapsed().as_secs_f64());
             if job.reply.is_closed() {
                 // The caller gave up while the job waited: nobody wants the answer.
                 continue;

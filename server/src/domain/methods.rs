@@ -491,7 +491,7 @@ impl Gatehouse {
                 }
                 Ok(None) => {}
                 Err(e) => {
-                    tracing::warn!(method = %method.id, error = %e, "an authenticator secret opens with neither key")
+                    tracing::warn!(verification_method = %method.id, error = %e, "an authenticator secret opens with neither key")
                 }
             }
         }

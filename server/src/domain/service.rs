@@ -98,6 +98,11 @@ impl Gatehouse {
         &self.store
     }
 
+    /// The hashing pool, for its metrics.
+    pub fn hasher(&self) -> &Hasher {
+        &self.hasher
+    }
+
     /// Creates the default tenant and its policy when missing. With `admin`, also creates that
     /// user as a global admin with a temporary password, returned once; `None` when the tenant
     /// already has a global admin.

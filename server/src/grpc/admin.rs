@@ -1,7 +1,6 @@
 //! `gatehouse.v1.AdminService`.
 
 use tonic::{Request, Response, Status};
-use tracing::instrument;
 
 use super::caller::caller;
 use super::convert;
@@ -39,7 +38,6 @@ impl AdminApi {
 
 #[tonic::async_trait]
 impl AdminService for AdminApi {
-    #[instrument(skip_all)]
     async fn create_user(
         &self,
         request: Request<pb::CreateUserRequest>,
@@ -63,7 +61,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn get_user(
         &self,
         request: Request<pb::GetUserRequest>,
@@ -76,7 +73,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn list_users(
         &self,
         request: Request<pb::ListUsersRequest>,
@@ -95,7 +91,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn update_user(
         &self,
         request: Request<pb::UpdateUserRequest>,
@@ -118,7 +113,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn delete_user(
         &self,
         request: Request<pb::DeleteUserRequest>,
@@ -132,7 +126,6 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::DeleteUserResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn reset_password(
         &self,
         request: Request<pb::ResetPasswordRequest>,
@@ -170,7 +163,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn assign_role(
         &self,
         request: Request<pb::AssignRoleRequest>,
@@ -189,7 +181,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn revoke_role(
         &self,
         request: Request<pb::RevokeRoleRequest>,
@@ -205,7 +196,6 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::RevokeRoleResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn list_role_assignments(
         &self,
         request: Request<pb::ListRoleAssignmentsRequest>,
@@ -235,7 +225,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn get_password_policy(
         &self,
         request: Request<pb::GetPasswordPolicyRequest>,
@@ -247,7 +236,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn update_password_policy(
         &self,
         request: Request<pb::UpdatePasswordPolicyRequest>,
@@ -267,7 +255,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn require_password_change(
         &self,
         request: Request<pb::RequirePasswordChangeRequest>,
@@ -286,7 +273,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn block_sign_in(
         &self,
         request: Request<pb::BlockSignInRequest>,
@@ -304,7 +290,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn unblock_sign_in(
         &self,
         request: Request<pb::UnblockSignInRequest>,
@@ -321,7 +306,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn unlock_user(
         &self,
         request: Request<pb::UnlockUserRequest>,
@@ -336,7 +320,6 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::UnlockUserResponse { was_locked }))
     }
 
-    #[instrument(skip_all)]
     async fn revoke_sessions(
         &self,
         request: Request<pb::RevokeSessionsRequest>,
@@ -353,7 +336,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn can_reset(
         &self,
         request: Request<pb::CanResetRequest>,
@@ -373,7 +355,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn list_audit_events(
         &self,
         request: Request<pb::ListAuditEventsRequest>,
@@ -404,7 +385,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn verify_audit_chain(
         &self,
         request: Request<pb::VerifyAuditChainRequest>,
@@ -430,7 +410,6 @@ impl AdminService for AdminApi {
         fn(Result<AuditEvent, Error>) -> Result<pb::WatchAuditEventsResponse, Status>,
     >;
 
-    #[instrument(skip_all)]
     async fn watch_audit_events(
         &self,
         request: Request<pb::WatchAuditEventsRequest>,
@@ -449,7 +428,7 @@ impl AdminService for AdminApi {
             .map_err(to_status)?;
         let (events, events_rx) = mpsc::channel(WATCH_BUFFER);
         let core = self.core.clone();
-        tokio::spawn(async move { core.watch_audit(&caller, after, events).await });
+        super::spawn_in_call(async move { core.watch_audit(&caller, after, events).await });
         fn response(
             event: Result<AuditEvent, Error>,
         ) -> Result<pb::WatchAuditEventsResponse, Status> {
@@ -466,7 +445,6 @@ impl AdminService for AdminApi {
 
     type BulkResetPasswordsStream = ReceiverStream<Result<pb::BulkResetPasswordsResponse, Status>>;
 
-    #[instrument(skip_all)]
     async fn bulk_reset_passwords(
         &self,
         request: Request<pb::BulkResetPasswordsRequest>,
@@ -505,12 +483,12 @@ impl AdminService for AdminApi {
         let (out, out_rx) = mpsc::channel(64);
         let core = self.core.clone();
         let failures = out.clone();
-        tokio::spawn(async move {
+        super::spawn_in_call(async move {
             if let Err(e) = core.bulk_reset(&actor, bulk, events).await {
                 let _ = failures.send(Err(to_status(e))).await;
             }
         });
-        tokio::spawn(async move {
+        super::spawn_in_call(async move {
             while let Some(event) = domain_rx.recv().await {
                 if out.send(Ok(convert::bulk_event(event))).await.is_err() {
                     // The caller hung up; dropping the receiver tells the job to stop.
@@ -521,7 +499,6 @@ impl AdminService for AdminApi {
         Ok(Response::new(ReceiverStream::new(out_rx)))
     }
 
-    #[instrument(skip_all)]
     async fn get_bulk_job(
         &self,
         request: Request<pb::GetBulkJobRequest>,
@@ -536,7 +513,6 @@ impl AdminService for AdminApi {
         Ok(Response::new(convert::bulk_job(job)))
     }
 
-    #[instrument(skip_all)]
     async fn acknowledge_bulk_results(
         &self,
         request: Request<pb::AcknowledgeBulkResultsRequest>,
@@ -553,7 +529,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn list_reset_requests(
         &self,
         request: Request<pb::ListResetRequestsRequest>,
@@ -578,7 +553,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn resolve_reset_request(
         &self,
         request: Request<pb::ResolveResetRequestRequest>,
@@ -612,7 +586,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn list_user_verification_methods(
         &self,
         request: Request<pb::ListUserVerificationMethodsRequest>,
@@ -629,7 +602,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn clear_verification_methods(
         &self,
         request: Request<pb::ClearVerificationMethodsRequest>,
@@ -646,7 +618,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn create_tenant(
         &self,
         request: Request<pb::CreateTenantRequest>,
@@ -664,7 +635,6 @@ impl AdminService for AdminApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn list_tenants(
         &self,
         request: Request<pb::ListTenantsRequest>,

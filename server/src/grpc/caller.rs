@@ -13,6 +13,10 @@ pub(crate) fn caller<T>(request: &Request<T>) -> Result<Caller, Status> {
     let service = request
         .peer_certs()
         .and_then(|certs| certs.first().and_then(tls::identity));
+    if let Some(service) = &service {
+        // On the call's `rpc` span (see `observe`), so every later line names the caller.
+        tracing::Span::current().record("caller_service", service.as_str());
+    }
     let token = match request.metadata().get("authorization") {
         None => None,
         Some(value) => {

@@ -5,8 +5,19 @@ mod admin;
 mod caller;
 pub(crate) mod checks;
 mod convert;
+pub mod observe;
 mod self_service;
 mod status;
+
+/// Spawns work of the current call, keeping it under the call's `rpc` span (its request id).
+fn spawn_in_call<F>(work: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument as _;
+    tokio::spawn(work.in_current_span())
+}
 
 pub use admin::AdminApi;
 pub use self_service::SelfApi;

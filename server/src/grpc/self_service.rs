@@ -1,7 +1,6 @@
 //! `gatehouse.v1.SelfService`.
 
 use tonic::{Request, Response, Status};
-use tracing::instrument;
 
 use super::caller::caller;
 use super::convert;
@@ -24,7 +23,6 @@ impl SelfApi {
 
 #[tonic::async_trait]
 impl SelfService for SelfApi {
-    #[instrument(skip_all)]
     async fn sign_in(
         &self,
         request: Request<pb::SignInRequest>,
@@ -35,7 +33,7 @@ impl SelfService for SelfApi {
         let core = self.core.clone();
         // Detached: a caller who hangs up mid-hash must not leave a reserved lock-out
         // attempt behind (the count, the audit event and the lock are written after the hash).
-        let signed_in = tokio::spawn(async move {
+        let signed_in = super::spawn_in_call(async move {
             core.sign_in(&caller, &req.username, &password, &req.tenant)
                 .await
         })
@@ -51,7 +49,6 @@ impl SelfService for SelfApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn change_password(
         &self,
         request: Request<pb::ChangePasswordRequest>,
@@ -63,17 +60,18 @@ impl SelfService for SelfApi {
         let core = self.core.clone();
         // Detached for the same reason as SignIn: it reserves a lock-out attempt.
         let changed =
-            tokio::spawn(async move { core.change_password(&caller, &current, &new).await })
-                .await
-                .map_err(|_| Status::internal("internal error"))?
-                .map_err(to_status)?;
+            super::spawn_in_call(
+                async move { core.change_password(&caller, &current, &new).await },
+            )
+            .await
+            .map_err(|_| Status::internal("internal error"))?
+            .map_err(to_status)?;
         Ok(Response::new(pb::ChangePasswordResponse {
             session_token: changed.token.expose().to_owned(),
             expire_time: Some(convert::timestamp(changed.expires_at)),
         }))
     }
 
-    #[instrument(skip_all)]
     async fn sign_out(
         &self,
         request: Request<pb::SignOutRequest>,
@@ -83,7 +81,6 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::SignOutResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn get_me(
         &self,
         request: Request<pb::GetMeRequest>,
@@ -98,7 +95,6 @@ impl SelfService for SelfApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn complete_password_reset(
         &self,
         request: Request<pb::CompletePasswordResetRequest>,
@@ -121,7 +117,6 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::CompletePasswordResetResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn request_admin_help(
         &self,
         request: Request<pb::RequestAdminHelpRequest>,
@@ -135,7 +130,6 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::RequestAdminHelpResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn add_verification_method(
         &self,
         request: Request<pb::AddVerificationMethodRequest>,
@@ -146,13 +140,12 @@ impl SelfService for SelfApi {
         let current = Password::new(req.current_password);
         let core = self.core.clone();
         // Detached: it checks the current password under the lock-out.
-        let added =
-            tokio::spawn(
-                async move { core.add_method(&caller, kind, &req.address, &current).await },
-            )
-            .await
-            .map_err(|_| Status::internal("internal error"))?
-            .map_err(to_status)?;
+        let added = super::spawn_in_call(async move {
+            core.add_method(&caller, kind, &req.address, &current).await
+        })
+        .await
+        .map_err(|_| Status::internal("internal error"))?
+        .map_err(to_status)?;
         Ok(Response::new(pb::AddVerificationMethodResponse {
             method_id: added.id.to_string(),
             // The one place an authenticator secret leaves the server.
@@ -163,7 +156,6 @@ impl SelfService for SelfApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn confirm_verification_method(
         &self,
         request: Request<pb::ConfirmVerificationMethodRequest>,
@@ -178,7 +170,6 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::ConfirmVerificationMethodResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn list_verification_methods(
         &self,
         request: Request<pb::ListVerificationMethodsRequest>,
@@ -190,7 +181,6 @@ impl SelfService for SelfApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn remove_verification_method(
         &self,
         request: Request<pb::RemoveVerificationMethodRequest>,
@@ -199,14 +189,15 @@ impl SelfService for SelfApi {
         let req = request.into_inner();
         let current = Password::new(req.current_password);
         let core = self.core.clone();
-        tokio::spawn(async move { core.remove_method(&caller, &req.method_id, &current).await })
-            .await
-            .map_err(|_| Status::internal("internal error"))?
-            .map_err(to_status)?;
+        super::spawn_in_call(
+            async move { core.remove_method(&caller, &req.method_id, &current).await },
+        )
+        .await
+        .map_err(|_| Status::internal("internal error"))?
+        .map_err(to_status)?;
         Ok(Response::new(pb::RemoveVerificationMethodResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn start_password_reset(
         &self,
         request: Request<pb::StartPasswordResetRequest>,
@@ -223,7 +214,6 @@ impl SelfService for SelfApi {
         }))
     }
 
-    #[instrument(skip_all)]
     async fn send_reset_code(
         &self,
         request: Request<pb::SendResetCodeRequest>,
@@ -237,7 +227,6 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::SendResetCodeResponse {}))
     }
 
-    #[instrument(skip_all)]
     async fn verify_reset_code(
         &self,
         request: Request<pb::VerifyResetCodeRequest>,

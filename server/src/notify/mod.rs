@@ -203,6 +203,7 @@ pub async fn run_dispatcher(
     key: SecretKey,
     poll: Duration,
     concurrency: usize,
+    metrics: crate::metrics::Metrics,
 ) {
     let worker = Uuid::new_v4().to_string();
     let channels = transports.channels();
@@ -231,14 +232,18 @@ pub async fn run_dispatcher(
         };
         let claimed = batch.len();
         for message in batch {
-            let (store, transports, key, worker) = (
+            let (store, transports, key, worker, metrics) = (
                 store.clone(),
                 transports.clone(),
                 key.clone(),
                 worker.clone(),
+                metrics.clone(),
             );
             deliveries.spawn(async move {
-                deliver_and_record(&store, &transports, &key, &worker, message).await;
+                let channel = message.channel.clone();
+                let delivered =
+                    deliver_and_record(&store, &transports, &key, &worker, message).await;
+                metrics.delivery(&channel, delivered);
             });
         }
         if claimed > 0 && claimed == free {
@@ -255,14 +260,14 @@ pub async fn run_dispatcher(
 }
 
 /// Delivers one claimed message and records the outcome: sent, or failed with the next try
-/// after an exponential back-off.
+/// after an exponential back-off. Returns whether it was delivered.
 async fn deliver_and_record(
     store: &Store,
     transports: &Transports,
     key: &SecretKey,
     worker: &str,
     message: OutboxRow,
-) {
+) -> bool {
     let id = message.id;
     let attempts = message.attempts;
     let delivered = match open(key, message) {
@@ -276,6 +281,7 @@ async fn deliver_and_record(
             } else {
                 tracing::info!(message = %id, "message delivered");
             }
+            true
         }
         Err(error) => {
             let backoff = 5i64
@@ -286,6 +292,7 @@ async fn deliver_and_record(
             if let Err(e) = store.message_failed(id, worker, &error, retry_at).await {
                 tracing::error!(error = %e, message = %id, "could not record a failed delivery");
             }
+            false
         }
     }
 }

@@ -290,6 +290,17 @@ impl Store {
         self.feed.observe(observer);
     }
 
+    /// The pool's open connections and, of those, the idle ones.
+    pub fn pool_connections(&self) -> (usize, usize) {
+        if self.sqlite {
+            let pool = self.db.get_sqlite_connection_pool();
+            (pool.size() as usize, pool.num_idle())
+        } else {
+            let pool = self.db.get_postgres_connection_pool();
+            (pool.size() as usize, pool.num_idle())
+        }
+    }
+
     /// Whether this is the embedded SQLite store.
     pub fn is_sqlite(&self) -> bool {
         self.sqlite

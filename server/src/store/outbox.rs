@@ -170,3 +170,28 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// Per channel, the messages not sent yet and the age of the oldest of them, in seconds
+    /// (served by the index of due messages).
+    pub async fn outbox_backlog(&self, now: DateTime<Utc>) -> StoreResult<Vec<(String, u64, f64)>> {
+        use sea_orm::{EntityTrait as _, QuerySelect as _};
+        let rows: Vec<(String, i64, Option<DateTime<Utc>>)> = outbox_message::Entity::find()
+            .select_only()
+            .column(outbox_message::Column::Channel)
+            .column_as(Expr::col(outbox_message::Column::Id).count(), "pending")
+            .column_as(Expr::col(outbox_message::Column::CreatedAt).min(), "oldest")
+            .filter(outbox_message::Column::SentAt.is_null())
+            .group_by(outbox_message::Column::Channel)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(channel, pending, oldest)| {
+                let age = oldest.map_or(0.0, |at| (now - at).as_seconds_f64().max(0.0));
+                (channel, u64::try_from(pending).unwrap_or(0), age)
+            })
+            .collect())
+    }
+}
