@@ -23,6 +23,7 @@ mod m20261201_000012_attempts_in_flight;
 mod m20261201_000013_listing_and_cleanup_indexes;
 mod m20261201_000014_bulk_passwords_held;
 mod m20261202_000015_audit_retention;
+mod m20261202_000016_password_notices;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -46,6 +47,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000013_listing_and_cleanup_indexes::Migration),
             Box::new(m20261201_000014_bulk_passwords_held::Migration),
             Box::new(m20261202_000015_audit_retention::Migration),
+            Box::new(m20261202_000016_password_notices::Migration),
         ]
     }
 }

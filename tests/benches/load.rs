@@ -169,6 +169,15 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
         rss(pid) / MIB
     );
 
+    // The bulk reset told each person by email (an administrator reset their password): the
+    // time the outbox takes to deliver those, and an empty outbox before the next figure.
+    let started = Instant::now();
+    let notices = drain_outbox(&url).await;
+    println!(
+        "dispatcher: the bulk reset's {notices} notices still queued at its end delivered in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+
     let mail = gatehouse_tests::seed::env_count("BENCH_MAIL", 2000usize);
     let key = gatehouse::domain::SecretKey::parse(
         &std::fs::read_to_string(dir.path().join("secret.key")).expect("the server's key"),
@@ -498,4 +507,27 @@ async fn watch_rss<T>(pid: u32, work: impl Future<Output = T>) -> (f64, T) {
     let result = work.await;
     stop.store(true, Ordering::Relaxed);
     (sampler.await.expect("sampler"), result)
+}
+
+/// Waits until the outbox holds nothing undelivered; returns how much it held at first.
+async fn drain_outbox(url: &gatehouse::store::DatabaseUrl) -> u64 {
+    use gatehouse::store::entities::outbox_message;
+    use sea_orm::{ColumnTrait as _, EntityTrait as _, PaginatorTrait as _, QueryFilter as _};
+    let db = sea_orm::Database::connect(url.expose()).await.expect("db");
+    let pending = || {
+        outbox_message::Entity::find()
+            .filter(outbox_message::Column::SentAt.is_null())
+            .count(&db)
+    };
+    let first = pending().await.expect("count");
+    let started = Instant::now();
+    while pending().await.expect("count") > 0 {
+        assert!(
+            started.elapsed() < Duration::from_secs(900),
+            "the outbox drains"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    db.close().await.expect("close");
+    first
 }

@@ -479,6 +479,43 @@ pub async fn audit_events(
     }
 }
 
+/// A user with a confirmed alternate email; returns their client. Uses the next mail.
+pub async fn user_with_alternate_email(
+    server: &TestServer,
+    admin: &Client,
+    sink: &smtp::SmtpSink,
+    name: &str,
+    alt: &str,
+) -> Client {
+    let (client, _) = server.user_with_roles(admin, name, &[]).await;
+    let added = client
+        .self_service()
+        .add_verification_method(pb::AddVerificationMethodRequest {
+            kind: pb::VerificationMethodKind::Email as i32,
+            address: alt.into(),
+            current_password: USER_PASSWORD.into(),
+        })
+        .await
+        .expect("add")
+        .into_inner();
+    let code = sink
+        .wait_for_match(0, Duration::from_secs(10), |m| {
+            m.to == [alt] && m.data.contains("Confirm this address")
+        })
+        .await
+        .indented_line()
+        .expect("code");
+    client
+        .self_service()
+        .confirm_verification_method(pb::ConfirmVerificationMethodRequest {
+            method_id: added.method_id,
+            code,
+        })
+        .await
+        .expect("confirm");
+    client
+}
+
 /// A loopback port free right now (the kernel's pick; a server binds it next).
 pub fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");

@@ -20,6 +20,29 @@ pub struct Mail {
 }
 
 impl Mail {
+    /// The message with quoted-printable undone (soft line breaks joined, `=XX` decoded), so
+    /// a test can look for a sentence however the client wrapped it.
+    pub fn text(&self) -> String {
+        let joined = self.data.replace("=\r\n", "").replace("=\n", "");
+        let bytes = joined.as_bytes();
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut i = 0;
+        while i < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if bytes[i] == b'='
+                && i + 2 < bytes.len()
+                && let (Some(high), Some(low)) = (hex(bytes[i + 1]), hex(bytes[i + 2]))
+            {
+                out.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+                i += 3;
+                continue;
+            }
+            out.push(bytes[i]);
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
     /// The indented line of the body (where Gatehouse puts a code), trimmed.
     pub fn indented_line(&self) -> Option<String> {
         self.data

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use gatehouse_client::{Client, pb};
+use gatehouse_client::pb;
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{Backend, TestServer, USER_PASSWORD, backend_tests};
 use tonic::Code;
@@ -19,43 +19,6 @@ async fn server(backend: Backend, sink: &SmtpSink) -> TestServer {
         sink.configure(config);
     })
     .await
-}
-
-/// A user with a confirmed alternate email; returns their client. Uses the next mail.
-async fn with_alternate_email(
-    server: &TestServer,
-    admin: &Client,
-    sink: &SmtpSink,
-    name: &str,
-    alt: &str,
-) -> Client {
-    let (client, _) = server.user_with_roles(admin, name, &[]).await;
-    let added = client
-        .self_service()
-        .add_verification_method(pb::AddVerificationMethodRequest {
-            kind: pb::VerificationMethodKind::Email as i32,
-            address: alt.into(),
-            current_password: USER_PASSWORD.into(),
-        })
-        .await
-        .expect("add")
-        .into_inner();
-    let code = sink
-        .wait_for_match(0, Duration::from_secs(10), |m| {
-            m.to == [alt] && m.data.contains("Confirm this address")
-        })
-        .await
-        .indented_line()
-        .expect("code");
-    client
-        .self_service()
-        .confirm_verification_method(pb::ConfirmVerificationMethodRequest {
-            method_id: added.method_id,
-            code,
-        })
-        .await
-        .expect("confirm");
-    client
 }
 
 async fn complete(
@@ -93,7 +56,7 @@ async fn two_proved_methods_reset_a_password_and_end_every_session(backend: Back
         })
         .await
         .expect("policy");
-    let eve = with_alternate_email(
+    let eve = gatehouse_tests::user_with_alternate_email(
         &server,
         &admin,
         &sink,
@@ -225,7 +188,7 @@ async fn unknown_accounts_and_wrong_codes_get_the_same_answers(backend: Backend)
     let sink = SmtpSink::start().await;
     let server = server(backend, &sink).await;
     let admin = server.admin().await;
-    with_alternate_email(
+    gatehouse_tests::user_with_alternate_email(
         &server,
         &admin,
         &sink,
@@ -267,7 +230,7 @@ async fn parallel_wrong_codes_spend_the_flow_and_codes_do_not_cross_flows(backen
     let sink = SmtpSink::start().await;
     let server = server(backend, &sink).await;
     let admin = server.admin().await;
-    with_alternate_email(
+    gatehouse_tests::user_with_alternate_email(
         &server,
         &admin,
         &sink,
@@ -350,7 +313,7 @@ async fn expired_codes_fail_and_an_account_starts_few_flows_an_hour(backend: Bac
     let sink = SmtpSink::start().await;
     let server = server(backend, &sink).await;
     let admin = server.admin().await;
-    with_alternate_email(
+    gatehouse_tests::user_with_alternate_email(
         &server,
         &admin,
         &sink,

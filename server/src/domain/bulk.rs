@@ -15,6 +15,7 @@ use uuid::Uuid;
 use super::audit::{self, Outcome};
 use super::authz;
 use super::error::Error;
+use super::notices::PasswordSet;
 use super::policy::{PasswordPolicy, generate_password};
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
@@ -731,6 +732,26 @@ impl Gatehouse {
         let now = store::now();
         let expires_at = require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
+        // Read before the transaction: a read on another connection while it holds one could
+        // wait for a connection the other users' transactions hold. A few indexed reads beside
+        // a hash of tens of milliseconds; a user gone meanwhile is refused by the transaction.
+        let notices = match self.store.user_by_id(actor.tenant_id, target_id).await? {
+            Some(target) => {
+                let how = "a bulk reset";
+                self.password_notices(
+                    policy,
+                    &target,
+                    PasswordSet::ByAdmin {
+                        actor,
+                        how,
+                        invitation: false,
+                    },
+                    now,
+                )
+                .await?
+            }
+            None => Vec::new(),
+        };
         let (tx, _, _) = self.target_tx(actor, "password.reset", target_id).await?;
         if !tx
             .settle_item(job_id, item.idx, Some(target_id), "reset", "", now)
@@ -771,6 +792,9 @@ impl Gatehouse {
         tx.trim_history(target_id, u64::from(policy.history_count))
             .await?;
         let revoked = tx.revoke_user_sessions(target_id, now).await?;
+        for notice in notices {
+            self.queue(&tx, notice).await?;
+        }
         tx.append_audit(audit::event(
             actor.tenant_id,
             actor.principal.to_string(),

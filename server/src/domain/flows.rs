@@ -364,13 +364,23 @@ impl Gatehouse {
         self.check_history(user.id, new_password, &policy).await?;
         let hash = self.hasher.hash(new_password).await?;
         let now = store::now();
-        let notices = self
+        let mut notices = self
             .others_told(
                 &user,
                 None,
                 "The password was reset (with your security info) for",
             )
             .await?;
+        let how = "a self-service reset with their security info";
+        notices.extend(
+            self.password_notices(
+                &policy,
+                &user,
+                super::notices::PasswordSet::ByOwner { how },
+                now,
+            )
+            .await?,
+        );
         let tx = self.store.write_tenant(user.tenant_id).await?;
         if tx.lock_user(user.tenant_id, user.id).await?.is_none()
             || !tx.complete_flow(flow.id, now).await?

@@ -1,11 +1,183 @@
-//! The messages Gatehouse sends. Only invitations carry a secret (the code), and only in the
-//! body of the message to the person themselves.
+//! The messages Gatehouse sends, and who is told of a password set by someone. Only
+//! invitations carry a secret (the code), and only in the body of the message to the person
+//! themselves.
 
 use chrono::{DateTime, Utc};
 
+use super::error::Error;
 use super::methods::MethodKind;
+use super::policy::PasswordPolicy;
 use super::secret::Password;
+use super::service::Gatehouse;
+use super::types::{Actor, Principal, Role, UserState};
 use crate::store::{NewMessage, UserRow};
+
+/// How a password came to be set, for the notices it sends.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PasswordSet<'a> {
+    /// An administrator (or a service) set it; `how` names the kind of reset. With
+    /// `invitation`, the contact address is not told apart: the invitation it gets says who.
+    ByAdmin {
+        actor: &'a Actor,
+        how: &'static str,
+        invitation: bool,
+    },
+    /// Its owner did; `how` names the way.
+    ByOwner { how: &'static str },
+}
+
+impl Gatehouse {
+    /// The notices a password set sends under the tenant's policy, to queue in the change's
+    /// transaction (none for an account's first password): when an administrator set it, the person is told at their contact email and
+    /// every confirmed alternate email (who and when, never the password); when the account
+    /// holds any role, every other active global admin of the tenant is told. Read before the
+    /// transaction opens, so it stays short.
+    pub(crate) async fn password_notices(
+        &self,
+        policy: &PasswordPolicy,
+        target: &UserRow,
+        set: PasswordSet<'_>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<NewMessage>, Error> {
+        let mut notices = Vec::new();
+        if self.store.credential(target.id).await?.is_none() {
+            // The account's first password: it is being set up, not taken over.
+            return Ok(notices);
+        }
+        let by = match set {
+            PasswordSet::ByAdmin { actor, .. } => Some(self.principal_name(actor).await?),
+            PasswordSet::ByOwner { .. } => None,
+        };
+        if let (
+            PasswordSet::ByAdmin {
+                how, invitation, ..
+            },
+            Some(by),
+        ) = (set, &by)
+            && policy.notify_person_on_admin_reset
+        {
+            let invited = invitation.then(|| recipient(target));
+            for address in self.email_addresses(target).await? {
+                if Some(&address) != invited.as_ref() {
+                    notices.push(reset_by_admin(target, &address, by, how, at));
+                }
+            }
+        }
+        if policy.notify_admins_on_admin_password_change {
+            let roles = self.roles_of(target.tenant_id, target.id).await?;
+            if !roles.is_empty() {
+                let what = match (set, &by) {
+                    (PasswordSet::ByAdmin { how, .. }, Some(by)) => {
+                        format!("reset by {by} ({how})")
+                    }
+                    (PasswordSet::ByOwner { how }, _)
+                    | (PasswordSet::ByAdmin { how, .. }, None) => {
+                        format!("changed by its owner ({how})")
+                    }
+                };
+                let admins = self
+                    .store
+                    .users_with_role(target.tenant_id, Role::GlobalAdmin.as_str())
+                    .await?;
+                for admin in admins {
+                    if admin.id != target.id && admin.state == UserState::Active.as_str() {
+                        notices.push(admin_password_changed(&admin, target, &roles, &what, at));
+                    }
+                }
+            }
+        }
+        Ok(notices)
+    }
+
+    /// How a notice names who acted: a user's display name and username, or the service.
+    pub(crate) async fn principal_name(&self, actor: &Actor) -> Result<String, Error> {
+        Ok(match &actor.principal {
+            Principal::User(id) => match self.store.user_by_id(actor.tenant_id, *id).await? {
+                Some(user) if user.display_name != user.username => {
+                    format!("{} ({})", user.display_name, user.username)
+                }
+                Some(user) => user.username,
+                None => "an administrator".to_owned(),
+            },
+            Principal::Service(name) => format!("the service {name}"),
+        })
+    }
+
+    /// A person's contact email (or email-like username) and their confirmed alternate emails.
+    async fn email_addresses(&self, user: &UserRow) -> Result<Vec<String>, Error> {
+        let mut addresses = vec![recipient(user)];
+        for method in self.store.methods(user.id).await? {
+            if MethodKind::of(&method) == MethodKind::Email
+                && method.verified_at.is_some()
+                && !addresses.contains(&method.address)
+            {
+                addresses.push(method.address);
+            }
+        }
+        Ok(addresses)
+    }
+}
+
+/// Told to a person, at one of their addresses: an administrator reset their password.
+fn reset_by_admin(
+    user: &UserRow,
+    address: &str,
+    by: &str,
+    how: &str,
+    at: DateTime<Utc>,
+) -> NewMessage {
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: address.to_owned(),
+        subject: "An administrator reset your password".to_owned(),
+        body: format!(
+            "Hello {name},\n\n{by} reset the password of your account {username} on {at} UTC \
+             ({how}). Every session of the account was signed out.\n\n\
+             If you asked for this, there is nothing to do: the new password reaches you from \
+             them, or by invitation. If you did not, tell your IT or security team now: someone \
+             may be trying to take over your account.\n",
+            name = user.display_name,
+            username = user.username,
+            at = at.format("%Y-%m-%d %H:%M"),
+        ),
+    }
+}
+
+/// Told to a global admin: the password of an account holding `roles` was reset or changed.
+fn admin_password_changed(
+    admin: &UserRow,
+    subject: &UserRow,
+    roles: &[Role],
+    what: &str,
+    at: DateTime<Utc>,
+) -> NewMessage {
+    let roles = roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    NewMessage {
+        tenant_id: admin.tenant_id,
+        channel: "email",
+        recipient: recipient(admin),
+        subject: format!(
+            "The password of administrator {} was changed",
+            subject.display_name
+        ),
+        body: format!(
+            "Hello {admin},\n\nThe password of {name} ({username}; {roles}) was {what} on {at} \
+             UTC.\n\nEvery global admin of the tenant is told of changes to an administrator's \
+             password. If this was not expected, look at the audit log (action password.*, \
+             target user:{id}) and revoke the account's sessions.\n",
+            admin = admin.display_name,
+            name = subject.display_name,
+            username = subject.username,
+            at = at.format("%Y-%m-%d %H:%M"),
+            id = subject.id,
+        ),
+    }
+}
 
 /// Where a person's email goes: the contact email, else the (email-like) username.
 pub(crate) fn recipient(user: &UserRow) -> String {
@@ -16,14 +188,19 @@ pub(crate) fn recipient(user: &UserRow) -> String {
     }
 }
 
-pub(crate) fn invitation(user: &UserRow, code: &Password, expires_at: DateTime<Utc>) -> NewMessage {
+pub(crate) fn invitation(
+    user: &UserRow,
+    code: &Password,
+    expires_at: DateTime<Utc>,
+    by: &str,
+) -> NewMessage {
     NewMessage {
         tenant_id: user.tenant_id,
         channel: "email",
         recipient: recipient(user),
         subject: "Choose your new password".to_owned(),
         body: format!(
-            "Hello {name},\n\nAn administrator reset the password of your account {username}.\n\
+            "Hello {name},\n\n{by} (an administrator) reset the password of your account {username}.\n\
              Choose a new one with this single-use code:\n\n    {code}\n\n\
              The code works until {expires} (UTC). If you did not expect this, contact your administrator.\n",
             name = user.display_name,

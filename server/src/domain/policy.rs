@@ -44,6 +44,10 @@ pub struct PasswordPolicy {
     pub reset_code_attempts: u32,
     /// Verification methods a self-service reset must prove (1 or 2).
     pub reset_methods_required: u32,
+    /// Tell a person when an administrator reset their password.
+    pub notify_person_on_admin_reset: bool,
+    /// Tell every global admin when an administrator's password is reset or changed.
+    pub notify_admins_on_admin_password_change: bool,
 }
 
 impl Default for PasswordPolicy {
@@ -64,6 +68,8 @@ impl Default for PasswordPolicy {
             reset_code_minutes: 15,
             reset_code_attempts: 5,
             reset_methods_required: 1,
+            notify_person_on_admin_reset: true,
+            notify_admins_on_admin_password_change: true,
         }
     }
 }
@@ -101,6 +107,10 @@ pub struct PolicyUpdate {
     pub reset_code_attempts: Option<i32>,
     /// See [`PasswordPolicy::reset_methods_required`].
     pub reset_methods_required: Option<i32>,
+    /// See [`PasswordPolicy::notify_person_on_admin_reset`].
+    pub notify_person_on_admin_reset: Option<bool>,
+    /// See [`PasswordPolicy::notify_admins_on_admin_password_change`].
+    pub notify_admins_on_admin_password_change: Option<bool>,
 }
 
 /// Most banned terms a tenant may list.
@@ -213,6 +223,12 @@ impl PasswordPolicy {
             1..=2,
             &mut next.reset_methods_required,
         );
+        if let Some(on) = update.notify_person_on_admin_reset {
+            next.notify_person_on_admin_reset = on;
+        }
+        if let Some(on) = update.notify_admins_on_admin_password_change {
+            next.notify_admins_on_admin_password_change = on;
+        }
         if let Some(terms) = update.banned_terms {
             if terms.len() > MAX_BANNED_TERMS {
                 violations.push(FieldViolation::new(

@@ -332,6 +332,8 @@ impl Gatehouse {
                 expiry_reminder_days: to_u32(row.expiry_reminder_days),
                 lockout_max_seconds: to_u32(row.lockout_max_seconds),
                 invitation_hours: to_u32(row.invitation_hours),
+                notify_person_on_admin_reset: row.notify_person_on_admin_reset,
+                notify_admins_on_admin_password_change: row.notify_admins_on_admin_password_change,
             },
             None => PasswordPolicy::default(),
         })
@@ -513,6 +515,8 @@ pub(super) fn policy_row(tenant_id: Uuid, policy: &PasswordPolicy) -> PolicyRow 
         expiry_reminder_days: i(policy.expiry_reminder_days),
         lockout_max_seconds: i(policy.lockout_max_seconds),
         invitation_hours: i(policy.invitation_hours),
+        notify_person_on_admin_reset: policy.notify_person_on_admin_reset,
+        notify_admins_on_admin_password_change: policy.notify_admins_on_admin_password_change,
     }
 }
 

@@ -5,6 +5,7 @@ use uuid::Uuid;
 
 use super::audit::{self, Outcome};
 use super::error::{Error, FieldViolation};
+use super::notices::PasswordSet;
 use super::secret::{Password, SessionToken};
 use super::service::{Gatehouse, set_chosen_password};
 use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
@@ -314,6 +315,10 @@ impl Gatehouse {
         self.check_history(user.id, new, &policy).await?;
         let hash = self.hasher.hash(new).await?;
         let now = store::now();
+        let how = "their own password change";
+        let notices = self
+            .password_notices(&policy, &user, PasswordSet::ByOwner { how }, now)
+            .await?;
         let tx = self.store.write_tenant(user.tenant_id).await?;
         // Still the same password and a live session? An admin reset that committed while
         // the hashes ran revoked this session; it must win.
@@ -328,6 +333,9 @@ impl Gatehouse {
         }
         let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
         let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
+        for notice in notices {
+            self.queue(&tx, notice).await?;
+        }
         tx.append_audit(audit::by_self(
             &user,
             caller,

@@ -8,6 +8,7 @@ use uuid::Uuid;
 use super::audit::{self, Outcome};
 use super::authz;
 use super::error::{Error, FieldViolation};
+use super::notices::PasswordSet;
 use super::policy::generate_password;
 use super::secret::Password;
 use super::service::{Gatehouse, corrupt, new_credential};
@@ -344,6 +345,23 @@ impl Gatehouse {
         let expires_at = options
             .require_change
             .then(|| now + chrono::Duration::hours(policy.temporary_password_hours.into()));
+        let how = if generated {
+            "a temporary password"
+        } else {
+            "a password set by the administrator"
+        };
+        let notices = self
+            .password_notices(
+                &policy,
+                &target,
+                PasswordSet::ByAdmin {
+                    actor,
+                    how,
+                    invitation: false,
+                },
+                now,
+            )
+            .await?;
         let (tx, _, _) = self.target_tx(actor, "password.reset", target.id).await?;
         settle_in(&tx, actor, target.id, options.settles.as_ref(), now).await?;
         tx.put_credential(new_credential(
@@ -359,6 +377,9 @@ impl Gatehouse {
         tx.trim_history(target.id, u64::from(policy.history_count))
             .await?;
         let revoked_sessions = tx.revoke_user_sessions(target.id, now).await?;
+        for notice in notices {
+            self.queue(&tx, notice).await?;
+        }
         tx.append_audit(audit::event(
             actor.tenant_id,
             actor.principal.to_string(),
@@ -405,6 +426,21 @@ impl Gatehouse {
         let code = generate_password();
         let now = store::now();
         let expires_at = now + chrono::Duration::hours(policy.invitation_hours.into());
+        // Read before the transaction, like the notices (see `bulk_reset_user`).
+        let by = self.principal_name(actor).await?;
+        let how = "an invitation to choose a new one";
+        let notices = self
+            .password_notices(
+                policy,
+                target,
+                PasswordSet::ByAdmin {
+                    actor,
+                    how,
+                    invitation: true,
+                },
+                now,
+            )
+            .await?;
         let (tx, user, _) = self.target_tx(actor, "password.reset", target.id).await?;
         settle_in(&tx, actor, target.id, settles, now).await?;
         tx.put_credential(new_credential(
@@ -433,8 +469,14 @@ impl Gatehouse {
             used_at: None,
         })
         .await?;
-        self.queue(&tx, super::notices::invitation(&user, &code, expires_at))
-            .await?;
+        self.queue(
+            &tx,
+            super::notices::invitation(&user, &code, expires_at, &by),
+        )
+        .await?;
+        for notice in notices {
+            self.queue(&tx, notice).await?;
+        }
         tx.append_audit(audit::event(
             actor.tenant_id,
             actor.principal.to_string(),

@@ -173,6 +173,8 @@ pub(crate) fn policy(p: PasswordPolicy) -> pb::PasswordPolicy {
         reset_code_minutes: int(p.reset_code_minutes),
         reset_code_attempts: int(p.reset_code_attempts),
         reset_methods_required: int(p.reset_methods_required),
+        notify_person_on_admin_reset: p.notify_person_on_admin_reset,
+        notify_admins_on_admin_password_change: p.notify_admins_on_admin_password_change,
     }
 }
 
@@ -193,6 +195,8 @@ pub(crate) fn policy_update(u: pb::PasswordPolicyUpdate) -> PolicyUpdate {
         reset_code_minutes: u.reset_code_minutes,
         reset_code_attempts: u.reset_code_attempts,
         reset_methods_required: u.reset_methods_required,
+        notify_person_on_admin_reset: u.notify_person_on_admin_reset,
+        notify_admins_on_admin_password_change: u.notify_admins_on_admin_password_change,
     }
 }
 

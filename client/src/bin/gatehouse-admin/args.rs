@@ -336,6 +336,13 @@ pub(crate) struct PolicySetArgs {
     /// Verification methods a self-service reset must prove (1 or 2).
     #[arg(long)]
     pub(crate) reset_methods_required: Option<i32>,
+    /// Email a person when an administrator resets their password (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) notify_person_on_admin_reset: Option<bool>,
+    /// Email every global admin when an administrator's password is reset or changed
+    /// (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) notify_admins_on_admin_password_change: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

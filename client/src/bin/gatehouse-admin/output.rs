@@ -299,6 +299,14 @@ pub(crate) fn policy_fields(p: &pb::PasswordPolicy) -> Vec<(&'static str, String
             "reset_methods_required",
             p.reset_methods_required.to_string(),
         ),
+        (
+            "notify_person_on_admin_reset",
+            p.notify_person_on_admin_reset.to_string(),
+        ),
+        (
+            "notify_admins_on_admin_password_change",
+            p.notify_admins_on_admin_password_change.to_string(),
+        ),
     ]
 }
 
@@ -319,6 +327,8 @@ pub(crate) fn policy_json(p: &pb::PasswordPolicy) -> Value {
         "reset_code_minutes": p.reset_code_minutes,
         "reset_code_attempts": p.reset_code_attempts,
         "reset_methods_required": p.reset_methods_required,
+        "notify_person_on_admin_reset": p.notify_person_on_admin_reset,
+        "notify_admins_on_admin_password_change": p.notify_admins_on_admin_password_change,
     })
 }
 

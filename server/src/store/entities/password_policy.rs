@@ -24,6 +24,8 @@ pub struct Model {
     pub expiry_reminder_days: i32,
     pub lockout_max_seconds: i32,
     pub invitation_hours: i32,
+    pub notify_person_on_admin_reset: bool,
+    pub notify_admins_on_admin_password_change: bool,
 }
 
 #[allow(missing_docs)]

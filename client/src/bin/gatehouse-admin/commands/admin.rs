@@ -82,6 +82,8 @@ fn policy_update(a: PolicySetArgs) -> pb::PasswordPolicyUpdate {
         reset_code_minutes: a.reset_code_minutes,
         reset_code_attempts: a.reset_code_attempts,
         reset_methods_required: a.reset_methods_required,
+        notify_person_on_admin_reset: a.notify_person_on_admin_reset,
+        notify_admins_on_admin_password_change: a.notify_admins_on_admin_password_change,
     }
 }
 
