@@ -273,9 +273,11 @@ impl Gatehouse {
         }
         let concurrency = self.hasher.workers().max(1) * 2;
         let policy = self.policy(actor.tenant_id).await?;
+        // Who the notices name: one read per job, not per user.
+        let by = self.principal_name(actor).await?;
         let mut results = futures::stream::iter(pending)
             .take_while(|_| std::future::ready(!events.is_closed()))
-            .map(|item| self.bulk_one(actor, &job, &policy, item))
+            .map(|item| self.bulk_one(actor, &by, &job, &policy, item))
             .buffer_unordered(concurrency);
         while let Some(result) = results.next().await {
             summary.count(result.outcome);
@@ -622,6 +624,7 @@ impl Gatehouse {
     async fn bulk_one(
         &self,
         actor: &Actor,
+        by: &str,
         job: &BulkJobRow,
         policy: &PasswordPolicy,
         item: BulkItemRow,
@@ -638,7 +641,7 @@ impl Gatehouse {
             redelivered: false,
         };
         match self
-            .bulk_reset_user(actor, job, policy, &item, &mut result)
+            .bulk_reset_user(actor, by, job, policy, &item, &mut result)
             .await
         {
             Ok(()) => {}
@@ -688,6 +691,7 @@ impl Gatehouse {
     async fn bulk_reset_user(
         &self,
         actor: &Actor,
+        by: &str,
         job: &BulkJobRow,
         policy: &PasswordPolicy,
         item: &BulkItemRow,
@@ -701,7 +705,10 @@ impl Gatehouse {
                 job_id,
                 index: item.idx,
             };
-            return match self.invite(actor, &target, policy, Some(&settles)).await {
+            return match self
+                .invite(actor, by, &target, policy, Some(&settles))
+                .await
+            {
                 Ok(outcome) => {
                     result.outcome = BulkOutcome::Reset;
                     result.invitation_sent = outcome.invitation_sent;
@@ -742,7 +749,7 @@ impl Gatehouse {
                     policy,
                     &target,
                     PasswordSet::ByAdmin {
-                        actor,
+                        by,
                         how,
                         invitation: false,
                     },

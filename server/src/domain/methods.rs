@@ -436,6 +436,21 @@ impl Gatehouse {
         except: Option<Uuid>,
         what: &str,
     ) -> Result<Vec<NewMessage>, Error> {
+        Ok(self
+            .confirmed_addresses(user, except)
+            .await?
+            .iter()
+            .map(|(kind, address)| notice(user, *kind, address, what))
+            .collect())
+    }
+
+    /// Where a person can be told something: their contact address (or email-like username),
+    /// then each verified email address and phone but `except`, each address once.
+    pub(super) async fn confirmed_addresses(
+        &self,
+        user: &UserRow,
+        except: Option<Uuid>,
+    ) -> Result<Vec<(MethodKind, String)>, Error> {
         let mut addresses = vec![(MethodKind::Email, super::notices::recipient(user))];
         for method in self.store.methods(user.id).await? {
             let kind = MethodKind::of(&method);
@@ -447,10 +462,7 @@ impl Gatehouse {
                 addresses.push((kind, method.address));
             }
         }
-        Ok(addresses
-            .iter()
-            .map(|(kind, address)| notice(user, *kind, address, what))
-            .collect())
+        Ok(addresses)
     }
 }
 

@@ -15,10 +15,11 @@ use crate::store::{NewMessage, UserRow};
 /// How a password came to be set, for the notices it sends.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum PasswordSet<'a> {
-    /// An administrator (or a service) set it; `how` names the kind of reset. With
-    /// `invitation`, the contact address is not told apart: the invitation it gets says who.
+    /// An administrator (or a service) set it: `by` names them (see
+    /// [`Gatehouse::principal_name`]), `how` the kind of reset. With `invitation`, the contact
+    /// address is not told apart: the invitation it gets says who.
     ByAdmin {
-        actor: &'a Actor,
+        by: &'a str,
         how: &'static str,
         invitation: bool,
     },
@@ -28,9 +29,10 @@ pub(crate) enum PasswordSet<'a> {
 
 impl Gatehouse {
     /// The notices a password set sends under the tenant's policy, to queue in the change's
-    /// transaction (none for an account's first password): when an administrator set it, the person is told at their contact email and
-    /// every confirmed alternate email (who and when, never the password); when the account
-    /// holds any role, every other active global admin of the tenant is told. Read before the
+    /// transaction: when an administrator set it (not the account's first password: it is
+    /// being set up, not taken over), the person is told at their contact email and every
+    /// confirmed alternate email (who and when, never the password); when the account holds
+    /// any role, every other active global admin of the tenant is told. Read before the
     /// transaction opens, so it stays short.
     pub(crate) async fn password_notices(
         &self,
@@ -40,25 +42,21 @@ impl Gatehouse {
         at: DateTime<Utc>,
     ) -> Result<Vec<NewMessage>, Error> {
         let mut notices = Vec::new();
-        if self.store.credential(target.id).await?.is_none() {
-            // The account's first password: it is being set up, not taken over.
+        if let PasswordSet::ByAdmin { .. } = set
+            && self.store.credential(target.id).await?.is_none()
+        {
             return Ok(notices);
         }
-        let by = match set {
-            PasswordSet::ByAdmin { actor, .. } => Some(self.principal_name(actor).await?),
-            PasswordSet::ByOwner { .. } => None,
-        };
-        if let (
-            PasswordSet::ByAdmin {
-                how, invitation, ..
-            },
-            Some(by),
-        ) = (set, &by)
+        if let PasswordSet::ByAdmin {
+            by,
+            how,
+            invitation,
+        } = set
             && policy.notify_person_on_admin_reset
         {
             let invited = invitation.then(|| recipient(target));
-            for address in self.email_addresses(target).await? {
-                if Some(&address) != invited.as_ref() {
+            for (kind, address) in self.confirmed_addresses(target, None).await? {
+                if kind == MethodKind::Email && Some(&address) != invited.as_ref() {
                     notices.push(reset_by_admin(target, &address, by, how, at));
                 }
             }
@@ -66,14 +64,9 @@ impl Gatehouse {
         if policy.notify_admins_on_admin_password_change {
             let roles = self.roles_of(target.tenant_id, target.id).await?;
             if !roles.is_empty() {
-                let what = match (set, &by) {
-                    (PasswordSet::ByAdmin { how, .. }, Some(by)) => {
-                        format!("reset by {by} ({how})")
-                    }
-                    (PasswordSet::ByOwner { how }, _)
-                    | (PasswordSet::ByAdmin { how, .. }, None) => {
-                        format!("changed by its owner ({how})")
-                    }
+                let what = match set {
+                    PasswordSet::ByAdmin { by, how, .. } => format!("reset by {by} ({how})"),
+                    PasswordSet::ByOwner { how } => format!("changed by its owner ({how})"),
                 };
                 let admins = self
                     .store
@@ -101,20 +94,6 @@ impl Gatehouse {
             },
             Principal::Service(name) => format!("the service {name}"),
         })
-    }
-
-    /// A person's contact email (or email-like username) and their confirmed alternate emails.
-    async fn email_addresses(&self, user: &UserRow) -> Result<Vec<String>, Error> {
-        let mut addresses = vec![recipient(user)];
-        for method in self.store.methods(user.id).await? {
-            if MethodKind::of(&method) == MethodKind::Email
-                && method.verified_at.is_some()
-                && !addresses.contains(&method.address)
-            {
-                addresses.push(method.address);
-            }
-        }
-        Ok(addresses)
     }
 }
 

@@ -323,9 +323,10 @@ impl Gatehouse {
         }
         self.authorize(actor, "password.reset", target.id).await?;
         let policy = self.policy(actor.tenant_id).await?;
+        let by = self.principal_name(actor).await?;
         if options.invite {
             return self
-                .invite(actor, &target, &policy, options.settles.as_ref())
+                .invite(actor, &by, &target, &policy, options.settles.as_ref())
                 .await;
         }
         let (password, generated) = match options.password {
@@ -355,7 +356,7 @@ impl Gatehouse {
                 &policy,
                 &target,
                 PasswordSet::ByAdmin {
-                    actor,
+                    by: &by,
                     how,
                     invitation: false,
                 },
@@ -418,6 +419,7 @@ impl Gatehouse {
     pub(super) async fn invite(
         &self,
         actor: &Actor,
+        by: &str,
         target: &UserRow,
         policy: &super::policy::PasswordPolicy,
         settles: Option<&Settles>,
@@ -426,15 +428,13 @@ impl Gatehouse {
         let code = generate_password();
         let now = store::now();
         let expires_at = now + chrono::Duration::hours(policy.invitation_hours.into());
-        // Read before the transaction, like the notices (see `bulk_reset_user`).
-        let by = self.principal_name(actor).await?;
         let how = "an invitation to choose a new one";
         let notices = self
             .password_notices(
                 policy,
                 target,
                 PasswordSet::ByAdmin {
-                    actor,
+                    by,
                     how,
                     invitation: true,
                 },
@@ -471,7 +471,7 @@ impl Gatehouse {
         .await?;
         self.queue(
             &tx,
-            super::notices::invitation(&user, &code, expires_at, &by),
+            super::notices::invitation(&user, &code, expires_at, by),
         )
         .await?;
         for notice in notices {
