@@ -68,6 +68,14 @@ unary!(admin, "AdminService":
     "ClearVerificationMethods" clear_verification_methods(ClearVerificationMethodsRequest) -> ClearVerificationMethodsResponse;
     "CreateTenant" create_tenant(CreateTenantRequest) -> CreateTenantResponse;
     "ListTenants" list_tenants(ListTenantsRequest) -> ListTenantsResponse;
+    "CreateAdministrativeUnit" create_administrative_unit(CreateAdministrativeUnitRequest) -> CreateAdministrativeUnitResponse;
+    "UpdateAdministrativeUnit" update_administrative_unit(UpdateAdministrativeUnitRequest) -> UpdateAdministrativeUnitResponse;
+    "DeleteAdministrativeUnit" delete_administrative_unit(DeleteAdministrativeUnitRequest) -> DeleteAdministrativeUnitResponse;
+    "ListAdministrativeUnits" list_administrative_units(ListAdministrativeUnitsRequest) -> ListAdministrativeUnitsResponse;
+    "AddUnitMembers" add_unit_members(AddUnitMembersRequest) -> AddUnitMembersResponse;
+    "RemoveUnitMembers" remove_unit_members(RemoveUnitMembersRequest) -> RemoveUnitMembersResponse;
+    "ListUnitMembers" list_unit_members(ListUnitMembersRequest) -> ListUnitMembersResponse;
+    "GetPasswordActivityReport" get_password_activity_report(GetPasswordActivityReportRequest) -> GetPasswordActivityReportResponse;
 );
 
 unary!(self_service, "SelfService":

@@ -25,6 +25,9 @@ const IDEMPOTENT_READS: &[&str] = &[
     "/gatehouse.v1.AdminService/ListResetRequests",
     "/gatehouse.v1.AdminService/ListUserVerificationMethods",
     "/gatehouse.v1.AdminService/ListTenants",
+    "/gatehouse.v1.AdminService/ListAdministrativeUnits",
+    "/gatehouse.v1.AdminService/ListUnitMembers",
+    "/gatehouse.v1.AdminService/GetPasswordActivityReport",
     "/gatehouse.v1.SelfService/GetMe",
     "/gatehouse.v1.SelfService/ListVerificationMethods",
 ];
@@ -149,6 +152,8 @@ mod tests {
             "ListResetRequests",
             "ListUserVerificationMethods",
             "ListTenants",
+            "ListAdministrativeUnits",
+            "ListUnitMembers",
         ] {
             let method = format!("{ADMIN}{read}");
             assert!(should_retry(&method, Code::Unavailable, false), "{method}");

@@ -24,6 +24,8 @@ mod m20261201_000013_listing_and_cleanup_indexes;
 mod m20261201_000014_bulk_passwords_held;
 mod m20261202_000015_audit_retention;
 mod m20261202_000016_password_notices;
+mod m20261202_000017_administrative_units;
+mod m20261202_000018_audit_time_index;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -48,6 +50,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000014_bulk_passwords_held::Migration),
             Box::new(m20261202_000015_audit_retention::Migration),
             Box::new(m20261202_000016_password_notices::Migration),
+            Box::new(m20261202_000017_administrative_units::Migration),
+            Box::new(m20261202_000018_audit_time_index::Migration),
         ]
     }
 }

@@ -387,6 +387,7 @@ pub async fn create_user(admin: &Client, username: &str, roles: &[pb::Role]) -> 
                     kind: Some(pb::principal::Kind::UserId(user.id.clone())),
                 }),
                 role: *role as i32,
+                ..Default::default()
             })
             .await
             .expect("assign role");

@@ -259,6 +259,7 @@ async fn list_users_pages_with_opaque_tokens_and_filters(backend: Backend) {
             page_size: 1,
             page_token: first.next_page_token,
             state: pb::UserState::Active as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -382,6 +383,7 @@ async fn bad_input_gets_the_right_code_and_changes_nothing(backend: Backend) {
                 kind: Some(pb::principal::Kind::Service("svc".into())),
             }),
             role: 0,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -451,6 +453,7 @@ async fn unknown_ids_are_not_found(backend: Backend) {
                     kind: Some(pb::principal::Kind::UserId(ghost.clone())),
                 }),
                 role: pb::Role::Auditor as i32,
+                ..Default::default()
             })
             .await
             .map(|_| ()),
@@ -474,6 +477,7 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
         .assign_role(pb::AssignRoleRequest {
             principal: Some(ivy_principal.clone()),
             role: pb::Role::Auditor as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -519,6 +523,7 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
         .revoke_role(pb::RevokeRoleRequest {
             principal: Some(ivy_principal.clone()),
             role: pb::Role::Auditor as i32,
+            ..Default::default()
         })
         .await
         .expect("revoke");
@@ -527,6 +532,7 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
         .revoke_role(pb::RevokeRoleRequest {
             principal: Some(ivy_principal),
             role: pb::Role::Auditor as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -547,6 +553,7 @@ async fn roles_are_assigned_listed_and_revoked_but_never_the_last_global_admin(b
                 kind: Some(pb::principal::Kind::UserId(me.id)),
             }),
             role: pb::Role::GlobalAdmin as i32,
+            ..Default::default()
         })
         .await
         .unwrap_err();
@@ -576,6 +583,7 @@ async fn a_service_principal_acts_with_its_own_role(backend: Backend) {
                 kind: Some(pb::principal::Kind::Service("gatehouse-dev-admin".into())),
             }),
             role: pb::Role::PasswordAdmin as i32,
+            ..Default::default()
         })
         .await
         .expect("assign to the service");

@@ -191,6 +191,7 @@ async fn only_auditors_and_global_admins_watch_and_only_while_they_are(backend: 
                 kind: Some(pb::principal::Kind::UserId(auditor_id)),
             }),
             role: pb::Role::Auditor as i32,
+            ..Default::default()
         })
         .await
         .expect("revoke");

@@ -1,6 +1,8 @@
 //! Every AdminService RPC called by every kind of caller, checked against the role matrix:
 //! each role, a user without a role, a change-only session, the admin of another tenant, a
-//! service principal with a role and one without (no session at all).
+//! service principal with a role and one without (no session at all). Then the scope
+//! dimension: a `password_admin` and a `user_admin` scoped to an administrative unit, each
+//! against a member of the unit, a non-member, and a member holding a role.
 
 use std::time::Duration;
 
@@ -11,7 +13,10 @@ use gatehouse_tests::{ADMIN_PASSWORD, Backend, TestServer, USER_PASSWORD, backen
 use rcgen::{CertificateParams, DnType, ExtendedKeyUsagePurpose, Issuer, KeyPair};
 use tonic::{Code, Status};
 
-backend_tests!(every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller);
+backend_tests!(
+    every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller,
+    every_admin_rpc_follows_the_unit_scope_of_a_scoped_admin,
+);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Caller {
@@ -69,9 +74,17 @@ enum Rpc {
     ClearVerificationMethods,
     CreateTenant,
     ListTenants,
+    CreateAdministrativeUnit,
+    UpdateAdministrativeUnit,
+    DeleteAdministrativeUnit,
+    ListAdministrativeUnits,
+    AddUnitMembers,
+    RemoveUnitMembers,
+    ListUnitMembers,
+    GetPasswordActivityReport,
 }
 
-const RPCS: [Rpc; 29] = [
+const RPCS: [Rpc; 37] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -101,6 +114,14 @@ const RPCS: [Rpc; 29] = [
     Rpc::ClearVerificationMethods,
     Rpc::CreateTenant,
     Rpc::ListTenants,
+    Rpc::CreateAdministrativeUnit,
+    Rpc::UpdateAdministrativeUnit,
+    Rpc::DeleteAdministrativeUnit,
+    Rpc::ListAdministrativeUnits,
+    Rpc::AddUnitMembers,
+    Rpc::RemoveUnitMembers,
+    Rpc::ListUnitMembers,
+    Rpc::GetPasswordActivityReport,
 ];
 
 /// What a caller should get from an RPC aimed at a user of the first tenant.
@@ -135,7 +156,10 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
                 | VerifyAuditChain
                 | WatchAuditEvents
                 | BulkResetPasswords
-                | ListResetRequests => Expect::Allowed,
+                | ListResetRequests
+                | CreateAdministrativeUnit
+                | ListAdministrativeUnits
+                | GetPasswordActivityReport => Expect::Allowed,
                 // Tenants are managed from the default tenant only.
                 CreateTenant | ListTenants => Expect::Denied,
                 _ => Expect::NotFound,
@@ -153,13 +177,21 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         | RevokeSessions
         | BulkResetPasswords => &["global", "user", "password"],
         AssignRole | RevokeRole | UpdatePasswordPolicy | CreateTenant | ListTenants => &["global"],
-        ListAuditEvents | VerifyAuditChain | WatchAuditEvents => &["global", "auditor"],
+        ListAuditEvents | VerifyAuditChain | WatchAuditEvents | GetPasswordActivityReport => {
+            &["global", "auditor"]
+        }
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
         // The job was run by the global admin: only they acknowledge its results.
         AcknowledgeBulkResults => &["global"],
         ResolveResetRequest | ListUserVerificationMethods | ClearVerificationMethods => {
             &["global", "user", "password"]
         }
+        CreateAdministrativeUnit
+        | UpdateAdministrativeUnit
+        | DeleteAdministrativeUnit
+        | AddUnitMembers
+        | RemoveUnitMembers => &["global", "user"],
+        ListAdministrativeUnits | ListUnitMembers => &["global", "user", "password", "auditor"],
     };
     if allowed.contains(&role) {
         Expect::Allowed
@@ -174,7 +206,9 @@ fn principal(id: &str) -> Option<pb::Principal> {
     })
 }
 
-/// Prepares what the RPC needs (as the global admin) and calls it as `client`.
+/// Prepares what the RPC needs (as the global admin) and calls it as `client`. `Ok(false)`
+/// when the call was answered but did nothing to the user: a forced change that skipped them,
+/// a bulk reset that refused them, a `CanReset` that says no.
 async fn call(
     rpc: Rpc,
     admin: &Client,
@@ -182,10 +216,10 @@ async fn call(
     fresh: &str,
     job_id: &str,
     n: usize,
-) -> Result<(), Status> {
+) -> Result<bool, Status> {
     let target = Some(user_id(fresh));
     let mut stub = client.admin();
-    match rpc {
+    let done = match rpc {
         Rpc::CreateUser => stub
             .create_user(pb::CreateUserRequest {
                 username: format!("created{n}@contoso.example"),
@@ -229,6 +263,7 @@ async fn call(
             .assign_role(pb::AssignRoleRequest {
                 principal: principal(fresh),
                 role: pb::Role::Auditor as i32,
+                ..Default::default()
             })
             .await
             .map(drop),
@@ -238,12 +273,14 @@ async fn call(
                 .assign_role(pb::AssignRoleRequest {
                     principal: principal(fresh),
                     role: pb::Role::Auditor as i32,
+                    ..Default::default()
                 })
                 .await
                 .expect("set up a role to revoke");
             stub.revoke_role(pb::RevokeRoleRequest {
                 principal: principal(fresh),
                 role: pb::Role::Auditor as i32,
+                ..Default::default()
             })
             .await
             .map(drop)
@@ -265,13 +302,16 @@ async fn call(
             })
             .await
             .map(drop),
-        Rpc::RequirePasswordChange => stub
-            .require_password_change(pb::RequirePasswordChangeRequest {
-                user_ids: vec![fresh.to_owned()],
-                ..Default::default()
-            })
-            .await
-            .map(drop),
+        Rpc::RequirePasswordChange => {
+            let answer = stub
+                .require_password_change(pb::RequirePasswordChangeRequest {
+                    user_ids: vec![fresh.to_owned()],
+                    ..Default::default()
+                })
+                .await?
+                .into_inner();
+            return Ok(answer.affected_users == 1);
+        }
         Rpc::BlockSignIn => stub
             .block_sign_in(pb::BlockSignInRequest { user: target })
             .await
@@ -296,10 +336,13 @@ async fn call(
             .revoke_sessions(pb::RevokeSessionsRequest { user: target })
             .await
             .map(drop),
-        Rpc::CanReset => stub
-            .can_reset(pb::CanResetRequest { user: target })
-            .await
-            .map(drop),
+        Rpc::CanReset => {
+            let answer = stub
+                .can_reset(pb::CanResetRequest { user: target })
+                .await?
+                .into_inner();
+            return Ok(answer.allowed);
+        }
         Rpc::ListAuditEvents => stub
             .list_audit_events(pb::ListAuditEventsRequest::default())
             .await
@@ -321,8 +364,13 @@ async fn call(
                 })
                 .await?
                 .into_inner();
-            while stream.message().await?.is_some() {}
-            Ok(())
+            let mut reset = false;
+            while let Some(message) = stream.message().await? {
+                if let Some(pb::bulk_reset_passwords_response::Event::Result(r)) = message.event {
+                    reset |= r.outcome == pb::BulkOutcome::Reset as i32;
+                }
+            }
+            return Ok(reset);
         }
         Rpc::GetBulkJob => stub
             .get_bulk_job(pb::GetBulkJobRequest {
@@ -358,6 +406,71 @@ async fn call(
             .await
             .map(drop),
         Rpc::ListTenants => stub.list_tenants(pb::ListTenantsRequest {}).await.map(drop),
+        Rpc::CreateAdministrativeUnit => stub
+            .create_administrative_unit(pb::CreateAdministrativeUnitRequest {
+                name: format!("created unit {n}"),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Rpc::UpdateAdministrativeUnit => {
+            let unit = unit_with(admin, fresh, n).await;
+            stub.update_administrative_unit(pb::UpdateAdministrativeUnitRequest {
+                unit_id: unit,
+                version: 1,
+                description: Some("renamed".into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+        }
+        Rpc::DeleteAdministrativeUnit => {
+            let unit = unit_with(admin, fresh, n).await;
+            stub.delete_administrative_unit(pb::DeleteAdministrativeUnitRequest { unit_id: unit })
+                .await
+                .map(drop)
+        }
+        Rpc::ListAdministrativeUnits => stub
+            .list_administrative_units(pb::ListAdministrativeUnitsRequest::default())
+            .await
+            .map(drop),
+        Rpc::AddUnitMembers => {
+            let unit = unit_with(admin, fresh, n).await;
+            stub.add_unit_members(pb::AddUnitMembersRequest {
+                unit_id: unit,
+                user_ids: vec![fresh.to_owned()],
+            })
+            .await
+            .map(drop)
+        }
+        Rpc::RemoveUnitMembers => {
+            let unit = unit_with(admin, fresh, n).await;
+            stub.remove_unit_members(pb::RemoveUnitMembersRequest {
+                unit_id: unit,
+                user_ids: vec![fresh.to_owned()],
+            })
+            .await
+            .map(drop)
+        }
+        Rpc::GetPasswordActivityReport => {
+            let now = std::time::SystemTime::now();
+            stub.get_password_activity_report(pb::GetPasswordActivityReportRequest {
+                start_time: Some((now - Duration::from_secs(86_400)).into()),
+                end_time: Some(now.into()),
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+        }
+        Rpc::ListUnitMembers => {
+            let unit = unit_with(admin, fresh, n).await;
+            stub.list_unit_members(pb::ListUnitMembersRequest {
+                unit_id: unit,
+                ..Default::default()
+            })
+            .await
+            .map(drop)
+        }
         Rpc::ResolveResetRequest => {
             let request_id = open_request_of(admin, fresh).await;
             stub.resolve_reset_request(pb::ResolveResetRequestRequest {
@@ -368,7 +481,8 @@ async fn call(
             .await
             .map(drop)
         }
-    }
+    };
+    done.map(|()| true)
 }
 
 async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backend: Backend) {
@@ -443,6 +557,7 @@ async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backen
                             kind: Some(pb::principal::Kind::Service("automation".into())),
                         }),
                         role: pb::Role::PasswordAdmin as i32,
+                        ..Default::default()
                     })
                     .await
                     .expect("assign to the service");
@@ -453,24 +568,7 @@ async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backen
         };
         clients.push((caller, client));
     }
-    let (_, job_target) = server
-        .user_with_roles(&admin, "jobtarget@contoso.example", &[])
-        .await;
-    let mut stream = admin
-        .admin()
-        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
-            users: vec![user_id(&job_target)],
-            ..Default::default()
-        })
-        .await
-        .expect("bulk")
-        .into_inner();
-    let mut job_id = String::new();
-    while let Some(message) = stream.message().await.expect("stream") {
-        if let Some(pb::bulk_reset_passwords_response::Event::Summary(s)) = message.event {
-            job_id = s.job_id;
-        }
-    }
+    let job_id = a_bulk_job(&server, &admin).await;
 
     let mut n = 0;
     let mut mismatches = Vec::new();
@@ -482,7 +580,7 @@ async fn every_admin_rpc_follows_the_role_matrix_for_every_kind_of_caller(backen
                 .await;
             let result = call(rpc, &admin, client, &fresh, &job_id, n).await;
             let got = match &result {
-                Ok(()) => Expect::Allowed,
+                Ok(_) => Expect::Allowed,
                 Err(s) if s.code() == Code::PermissionDenied => Expect::Denied,
                 Err(s) if s.code() == Code::NotFound => Expect::NotFound,
                 Err(s) => panic!("{caller:?} calling {rpc:?}: unexpected {s:?}"),
@@ -601,4 +699,216 @@ async fn open_request_of(admin: &Client, user: &str) -> String {
         .find(|r| r.username == username)
         .expect("the request")
         .id
+}
+
+/// A bulk job of the global admin (for GetBulkJob and AcknowledgeBulkResults); its id.
+async fn a_bulk_job(server: &TestServer, admin: &Client) -> String {
+    let (_, job_target) = server
+        .user_with_roles(admin, "jobtarget@contoso.example", &[])
+        .await;
+    let mut stream = admin
+        .admin()
+        .bulk_reset_passwords(pb::BulkResetPasswordsRequest {
+            users: vec![user_id(&job_target)],
+            ..Default::default()
+        })
+        .await
+        .expect("bulk")
+        .into_inner();
+    let mut job_id = String::new();
+    while let Some(message) = stream.message().await.expect("stream") {
+        if let Some(pb::bulk_reset_passwords_response::Event::Summary(s)) = message.event {
+            job_id = s.job_id;
+        }
+    }
+    job_id
+}
+
+/// A fresh administrative unit made by the global admin, with `member` in it.
+async fn unit_with(admin: &Client, member: &str, n: usize) -> String {
+    let unit = admin
+        .admin()
+        .create_administrative_unit(pb::CreateAdministrativeUnitRequest {
+            name: format!("unit {n}"),
+            ..Default::default()
+        })
+        .await
+        .expect("create a unit")
+        .into_inner()
+        .unit
+        .expect("unit")
+        .id;
+    admin
+        .admin()
+        .add_unit_members(pb::AddUnitMembersRequest {
+            unit_id: unit.clone(),
+            user_ids: vec![member.to_owned()],
+        })
+        .await
+        .expect("add the member");
+    unit
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scoped {
+    PasswordAdmin,
+    UserAdmin,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Member,
+    NonMember,
+    /// A member of the unit who holds `user_admin` across the tenant.
+    MemberWithRole,
+}
+
+/// What a scoped admin should get: a user-targeted call reaches members the matrix lets the
+/// role reset; reads of a user reach members; tenant-level calls are those of the role, less
+/// creating users and managing units (which need a tenant-wide role).
+fn expected_scoped(caller: Scoped, target: Target, rpc: Rpc) -> Expect {
+    use Rpc::*;
+    let user_admin = caller == Scoped::UserAdmin;
+    let touches = match target {
+        Target::NonMember => false,
+        Target::Member => true,
+        // user_admin may reset user_admins; password_admin may not.
+        Target::MemberWithRole => user_admin,
+    };
+    let allowed = match rpc {
+        GetUser => target != Target::NonMember,
+        UpdateUser | DeleteUser | BlockSignIn | UnblockSignIn => user_admin && touches,
+        ResetPassword
+        | RequirePasswordChange
+        | UnlockUser
+        | RevokeSessions
+        | CanReset
+        | BulkResetPasswords
+        | ResolveResetRequest
+        | ListUserVerificationMethods
+        | ClearVerificationMethods => touches,
+        ListUsers
+        | ListRoleAssignments
+        | GetPasswordPolicy
+        | GetBulkJob
+        | ListResetRequests
+        | ListAdministrativeUnits => true,
+        // The unit of these calls is a fresh one, not the caller's.
+        ListUnitMembers => false,
+        CreateUser
+        | AssignRole
+        | RevokeRole
+        | UpdatePasswordPolicy
+        | ListAuditEvents
+        | VerifyAuditChain
+        | WatchAuditEvents
+        | AcknowledgeBulkResults
+        | CreateTenant
+        | ListTenants
+        | CreateAdministrativeUnit
+        | UpdateAdministrativeUnit
+        | DeleteAdministrativeUnit
+        | AddUnitMembers
+        | RemoveUnitMembers
+        | GetPasswordActivityReport => false,
+    };
+    if allowed {
+        Expect::Allowed
+    } else {
+        Expect::Denied
+    }
+}
+
+async fn every_admin_rpc_follows_the_unit_scope_of_a_scoped_admin(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let helpdesk = admin
+        .admin()
+        .create_administrative_unit(pb::CreateAdministrativeUnitRequest {
+            name: "Helpdesk East".into(),
+            ..Default::default()
+        })
+        .await
+        .expect("unit")
+        .into_inner()
+        .unit
+        .expect("unit")
+        .id;
+    let mut callers = Vec::new();
+    for (caller, role, name) in [
+        (
+            Scoped::PasswordAdmin,
+            pb::Role::PasswordAdmin,
+            "spa@contoso.example",
+        ),
+        (
+            Scoped::UserAdmin,
+            pb::Role::UserAdmin,
+            "sua@contoso.example",
+        ),
+    ] {
+        let (client, id) = server.user_with_roles(&admin, name, &[]).await;
+        let assignment = admin
+            .admin()
+            .assign_role(pb::AssignRoleRequest {
+                principal: principal(&id),
+                role: role as i32,
+                unit_id: helpdesk.clone(),
+            })
+            .await
+            .expect("a scoped assignment")
+            .into_inner()
+            .assignment
+            .expect("assignment");
+        assert_eq!(assignment.unit_id, helpdesk);
+        assert_eq!(assignment.unit_name, "Helpdesk East");
+        callers.push((caller, client));
+    }
+    let job_id = a_bulk_job(&server, &admin).await;
+
+    let mut n = 0;
+    let mut mismatches = Vec::new();
+    for rpc in RPCS {
+        for (caller, client) in &callers {
+            for target in [Target::Member, Target::NonMember, Target::MemberWithRole] {
+                n += 1;
+                let roles: &[pb::Role] = match target {
+                    Target::MemberWithRole => &[pb::Role::UserAdmin],
+                    _ => &[],
+                };
+                let (_, fresh) = server
+                    .user_with_roles(&admin, &format!("s{n}@contoso.example"), roles)
+                    .await;
+                if target != Target::NonMember {
+                    admin
+                        .admin()
+                        .add_unit_members(pb::AddUnitMembersRequest {
+                            unit_id: helpdesk.clone(),
+                            user_ids: vec![fresh.clone()],
+                        })
+                        .await
+                        .expect("add to the unit");
+                }
+                let result = call(rpc, &admin, client, &fresh, &job_id, 1000 + n).await;
+                let got = match &result {
+                    Ok(true) => Expect::Allowed,
+                    Ok(false) => Expect::Denied,
+                    Err(s) if s.code() == Code::PermissionDenied => Expect::Denied,
+                    Err(s) => panic!("{caller:?} calling {rpc:?} on {target:?}: unexpected {s:?}"),
+                };
+                let want = expected_scoped(*caller, target, rpc);
+                if got != want {
+                    mismatches.push(format!(
+                        "{caller:?} calling {rpc:?} on {target:?}: expected {want:?}, got {result:?}"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(
+        mismatches.is_empty(),
+        "{} mismatches:\n{}",
+        mismatches.len(),
+        mismatches.join("\n")
+    );
 }

@@ -26,6 +26,7 @@ backend_tests!(
     a_help_request_with_terminal_escapes_is_listed_escaped,
     a_server_certificate_the_ca_did_not_sign_is_named_in_the_error,
     audit_tail_prints_each_event_as_one_json_line_and_follows_new_ones,
+    units_scope_a_role_and_the_report_counts_the_resets,
 );
 
 /// The binary `scripts/test` built.
@@ -1183,4 +1184,107 @@ async fn audit_tail_prints_each_event_as_one_json_line_and_follows_new_ones(back
     assert_eq!(found["outcome"], "success");
     assert!(found["hash"].as_str().is_some_and(|h| h.len() == 64));
     tail.kill().await.expect("stop tail");
+}
+
+async fn units_scope_a_role_and_the_report_counts_the_resets(backend: Backend) {
+    let server = TestServer::start(backend).await;
+    let admin = server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+    for name in [
+        "desk@contoso.example",
+        "erin@contoso.example",
+        "will@contoso.example",
+    ] {
+        gatehouse_tests::create_user(&admin, name, &[]).await;
+    }
+
+    let unit = shell
+        .run(&[
+            "--json",
+            "units",
+            "create",
+            "East",
+            "--description",
+            "East region",
+        ])
+        .await
+        .ok()
+        .json();
+    assert_eq!(unit["name"], "East");
+    let added = shell
+        .run(&["--json", "units", "add", "east", "erin@contoso.example"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(
+        added["added"], 1,
+        "the unit is found by name whatever the case"
+    );
+    shell
+        .run(&[
+            "roles",
+            "assign",
+            "password-admin",
+            "--user",
+            "desk@contoso.example",
+            "--unit",
+            "East",
+        ])
+        .await
+        .ok();
+    let table = shell.run(&["roles", "list"]).await.ok();
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("password_admin"))
+        .expect("the scoped assignment");
+    assert!(row.contains("over unit East"), "{row}");
+    let members = shell
+        .run(&["--json", "units", "members", "East"])
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = members
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert_eq!(names, ["erin@contoso.example"]);
+    let missing = shell
+        .run(&["units", "add", "West", "erin@contoso.example"])
+        .await;
+    assert_ne!(missing.code, 0);
+    assert!(
+        missing.stderr.contains("no administrative unit named West"),
+        "{}",
+        missing.stderr
+    );
+
+    shell
+        .run(&["passwords", "reset", "will@contoso.example"])
+        .await
+        .ok();
+    let report = shell
+        .run(&["--json", "report", "passwords", "--top", "3"])
+        .await
+        .ok()
+        .json();
+    // Four first passwords (the set-up) and one reset, all by the bootstrap admin.
+    assert_eq!(report["totals"]["admin_resets"], 4, "{report}");
+    assert_eq!(report["top_actors"][0]["resets"], 4);
+    assert_eq!(report["buckets"].as_array().map(Vec::len), Some(31));
+    let yesterday = (chrono::Utc::now() - chrono::Duration::days(1))
+        .format("%Y-%m-%d")
+        .to_string();
+    let table = shell
+        .run(&["report", "passwords", "--hourly", "--from", &yesterday])
+        .await;
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.contains("TOTAL") && table.stdout.contains("TOP RESETTER"));
+    let bad = shell
+        .run(&["report", "passwords", "--from", "yesterday"])
+        .await;
+    assert_eq!(bad.code, 2, "{}", bad.stderr);
 }

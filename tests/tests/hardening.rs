@@ -193,6 +193,7 @@ async fn page_tokens_are_opaque_and_bound_to_tenant_listing_and_filter(backend: 
                     page_size: 1,
                     page_token: token,
                     state: filter as i32,
+                    ..Default::default()
                 })
                 .await
                 .map(|r| r.into_inner())
@@ -342,6 +343,7 @@ async fn nul_and_control_characters_are_refused_at_the_edge_of_every_call(backen
                     kind: Some(pb::principal::Kind::Service("spiffe://svc\0".into())),
                 }),
                 role: pb::Role::Auditor as i32,
+                ..Default::default()
             })
             .await,
         "principal.service",

@@ -8,7 +8,7 @@ use super::authz;
 use super::error::{Error, FieldViolation};
 use super::policy::{PasswordPolicy, PolicyUpdate};
 use super::service::{Gatehouse, policy_row};
-use super::types::{Actor, Principal, Role, User, UserState};
+use super::types::{Actor, Principal, Role, UnitRef, User, UserState};
 use super::users::UserKey;
 use crate::store::{self, UserPatch, UserScope};
 
@@ -160,17 +160,30 @@ impl Gatehouse {
         Ok(revoked)
     }
 
-    /// Whether the actor may reset the user's password, and the rule that refuses if not.
-    /// Asking is not an attempt: nothing is audited.
+    /// Whether the actor may reset the user's password: the scope that allows it (`None` for
+    /// a tenant-wide role, else the unit) or the rule that refuses. Asking is not an attempt:
+    /// nothing is audited.
     pub async fn can_reset(
         &self,
         actor: &Actor,
         key: UserKey,
-    ) -> Result<Result<(), String>, Error> {
+    ) -> Result<Result<Option<UnitRef>, String>, Error> {
         let target = self.find_user(actor, key).await?;
         let roles = self.roles_of(actor.tenant_id, target.id).await?;
-        let is_self = actor.principal == Principal::User(target.id);
-        Ok(authz::may_reset(&actor.roles, &roles, is_self).map_err(|authz::Denial(reason)| reason))
+        let units = self.units_of(actor.tenant_id, target.id).await?;
+        let decision = authz::may_touch(
+            actor,
+            &authz::Target {
+                id: target.id,
+                roles: &roles,
+                units: &units,
+            },
+        );
+        Ok(match decision {
+            Ok(authz::Scope::Tenant) => Ok(None),
+            Ok(authz::Scope::Unit(id)) => Ok(Some(self.unit_ref(actor.tenant_id, id).await?)),
+            Err(authz::Denial(reason)) => Err(reason),
+        })
     }
 
     /// Forces a change at next sign-in for the listed users or the whole tenant, in one
@@ -197,10 +210,7 @@ impl Gatehouse {
         let scope = UserScope {
             tenant_id: actor.tenant_id,
             user_ids: ids.as_deref(),
-            protected_roles: authz::protected_roles(&actor.roles)
-                .into_iter()
-                .map(|r| r.as_str().to_owned())
-                .collect(),
+            reach: authz::reach(actor),
             except: match &actor.principal {
                 Principal::User(id) => Some(*id),
                 Principal::Service(_) => None,
@@ -244,7 +254,7 @@ impl Gatehouse {
     }
 }
 
-fn parse_ids(user_ids: &[String]) -> Result<Vec<Uuid>, Error> {
+pub(super) fn parse_ids(user_ids: &[String]) -> Result<Vec<Uuid>, Error> {
     if user_ids.len() > MAX_LISTED_USERS {
         return Err(Error::invalid(
             "user_ids",

@@ -19,7 +19,7 @@ use super::notices::PasswordSet;
 use super::policy::{PasswordPolicy, generate_password};
 use super::secret::Password;
 use super::service::{Gatehouse, new_credential};
-use super::types::{Actor, Principal, Role, UserState};
+use super::types::{Actor, Role, UserState};
 use super::users::{Settles, UserKey};
 use crate::store::{self, BulkItemRow, BulkJobRow, PENDING, UserFilter};
 
@@ -409,9 +409,11 @@ impl Gatehouse {
             }
             BulkTargets::All(state) => {
                 let mut refs = Vec::new();
+                // "Everyone" of an admin whose roles are scoped is the members of their units.
                 let mut filter = UserFilter {
                     state: state.map(|s| s.as_str().to_owned()),
                     after_username: None,
+                    in_units: authz::read_reach(actor).units,
                 };
                 loop {
                     let page = self
@@ -593,9 +595,14 @@ impl Gatehouse {
                 Err(e) => return Err(e),
                 Ok(user) => {
                     let roles = self.roles_of(actor.tenant_id, user.id).await?;
-                    let is_self = actor.principal == Principal::User(user.id);
-                    match authz::may_reset(&actor.roles, &roles, is_self) {
-                        Ok(()) => (Some(user.id), BulkOutcome::WouldReset, String::new()),
+                    let units = self.units_of(actor.tenant_id, user.id).await?;
+                    let target = authz::Target {
+                        id: user.id,
+                        roles: &roles,
+                        units: &units,
+                    };
+                    match authz::may_touch(actor, &target) {
+                        Ok(_) => (Some(user.id), BulkOutcome::WouldReset, String::new()),
                         Err(authz::Denial(reason)) => (Some(user.id), BulkOutcome::Refused, reason),
                     }
                 }

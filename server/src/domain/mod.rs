@@ -16,6 +16,7 @@ mod notices;
 mod phone;
 pub mod policy;
 mod reminders;
+mod report;
 mod requests;
 mod roles;
 mod secret;
@@ -23,6 +24,7 @@ mod service;
 mod sessions;
 mod tenants;
 mod types;
+mod units;
 mod users;
 
 pub use accounts::{ChangeRequired, MAX_LISTED_USERS};
@@ -36,6 +38,10 @@ pub use flows::FlowStatus;
 pub use hashing::{HashSettings, Hasher};
 pub use keys::SecretKey;
 pub use methods::{AddedMethod, MethodKind, MethodView};
+pub use report::{
+    Activity, ActivityBucket, ActivityReport, Granularity, MAX_DAILY_DAYS, MAX_HOURLY_DAYS,
+    ReportQuery, ResetActor,
+};
 pub use requests::{HelpRequest, RequestState, Resolution, Resolved};
 pub use roles::RolePage;
 pub use secret::{Password, SessionToken};
@@ -43,4 +49,5 @@ pub use service::{ANONYMOUS_FLOOR, Gatehouse, Settings};
 pub use sessions::{ChangedPassword, SignedIn};
 pub use tenants::{CreatedTenant, TenantView};
 pub use types::*;
+pub use units::{MembershipChange, UnitPage};
 pub use users::{NewUser, ResetOptions, ResetOutcome, Settles, UserChanges, UserKey, UserPage};

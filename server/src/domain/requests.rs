@@ -13,7 +13,7 @@ use super::secret::Password;
 use super::service::Gatehouse;
 use super::types::{Actor, Caller, Principal, Role};
 use super::users::{ResetOptions, Settles, UserKey, page_size_or_default};
-use crate::store::{self, NewMessage, RequestRow, UserRow, UserScope};
+use crate::store::{self, NewMessage, Reach, RequestRow, UserRow, UserScope};
 
 /// Longest note a person or an administrator may write.
 const MAX_NOTE: usize = 1000;
@@ -215,13 +215,12 @@ impl Gatehouse {
         let scope = UserScope {
             tenant_id: actor.tenant_id,
             user_ids: None,
-            protected_roles: if resets {
-                authz::protected_roles(&actor.roles)
-                    .into_iter()
-                    .map(|r| r.as_str().to_owned())
-                    .collect()
+            // Auditors read every request; an admin who resets reads those of users they may
+            // reset, within their units when their roles are scoped.
+            reach: if actor.has_tenant_wide(&[Role::Auditor]) {
+                vec![Reach::everyone()]
             } else {
-                Vec::new()
+                authz::reach(actor)
             },
             except: match (&actor.principal, resets) {
                 (Principal::User(id), true) => Some(*id),
@@ -362,18 +361,36 @@ impl Gatehouse {
         })
     }
 
-    /// Who is told of a person's request: password admins, or if none may reset the person,
-    /// user admins, or else global admins — never the person themselves.
+    /// Who is told of a person's request: the admins whose role is scoped to one of the
+    /// person's units (password admins, else user admins), or else tenant-wide password
+    /// admins, user admins, global admins in that order — the first tier that may reset the
+    /// person and has someone active; never the person themselves.
     async fn helpers_of(&self, user: &UserRow) -> Result<Vec<UserRow>, Error> {
         let target_roles = self.roles_of(user.tenant_id, user.id).await?;
-        for tier in [Role::PasswordAdmin, Role::UserAdmin, Role::GlobalAdmin] {
-            if authz::may_reset(&[tier], &target_roles, false).is_err() {
+        let units = self.units_of(user.tenant_id, user.id).await?;
+        let tiers = [
+            (Role::PasswordAdmin, true),
+            (Role::UserAdmin, true),
+            (Role::PasswordAdmin, false),
+            (Role::UserAdmin, false),
+            (Role::GlobalAdmin, false),
+        ];
+        for (tier, scoped) in tiers {
+            if authz::may_reset(&[tier], &target_roles, false).is_err()
+                || (scoped && units.is_empty())
+            {
                 continue;
             }
-            let admins: Vec<UserRow> = self
-                .store
-                .users_with_role(user.tenant_id, tier.as_str())
-                .await?
+            let holders = if scoped {
+                self.store
+                    .users_with_role_in_units(user.tenant_id, tier.as_str(), &units)
+                    .await?
+            } else {
+                self.store
+                    .users_with_role(user.tenant_id, tier.as_str())
+                    .await?
+            };
+            let admins: Vec<UserRow> = holders
                 .into_iter()
                 .filter(|admin| {
                     admin.id != user.id && admin.state == super::types::UserState::Active.as_str()

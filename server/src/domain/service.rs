@@ -371,6 +371,7 @@ impl Gatehouse {
                     tenant_id: session.tenant_id,
                     principal: Principal::User(session.user_id),
                     roles: Vec::new(),
+                    scoped: Vec::new(),
                     service: caller.service.clone(),
                 };
                 let reason = "this session may only change the password: call ChangePassword, then use the new session";
@@ -390,15 +391,27 @@ impl Gatehouse {
         } else {
             return Err(Error::no_session());
         };
-        let mut roles: Vec<Role> = rows.iter().filter_map(|r| Role::parse(&r.role)).collect();
+        let mut roles = Vec::new();
+        let mut scoped = Vec::new();
+        for row in &rows {
+            let Some(role) = Role::parse(&row.role) else {
+                continue;
+            };
+            match row.unit_id {
+                None => roles.push(role),
+                Some(unit_id) => scoped.push(super::types::ScopedRole { role, unit_id }),
+            }
+        }
         roles.sort_unstable();
+        roles.dedup();
         let actor = Actor {
             tenant_id,
             principal,
             roles,
+            scoped,
             service: caller.service.clone(),
         };
-        if actor.roles.is_empty() {
+        if actor.roles.is_empty() && actor.scoped.is_empty() {
             let reason = match &actor.principal {
                 Principal::User(_) => {
                     "this call needs an administrator role, and you hold none".to_owned()
@@ -431,6 +444,36 @@ impl Gatehouse {
                 action,
                 "tenant".to_owned(),
                 format!("{action} needs one of the roles: {}", names.join(", ")),
+            )
+            .await)
+    }
+
+    /// Fails with PERMISSION_DENIED (audited) unless the actor holds one of `roles` across the
+    /// whole tenant: for calls that are not about a user a unit-scoped role could reach.
+    pub(super) async fn require_tenant_wide(
+        &self,
+        actor: &Actor,
+        action: &str,
+        roles: &[Role],
+    ) -> Result<(), Error> {
+        if actor.has_tenant_wide(roles) {
+            return Ok(());
+        }
+        let names: Vec<&str> = roles.iter().map(|r| r.as_str()).collect();
+        let scoped = if actor.has_any(roles) {
+            " held across the tenant (a role scoped to an administrative unit reaches only its members)"
+        } else {
+            ""
+        };
+        Err(self
+            .deny(
+                actor,
+                action,
+                "tenant".to_owned(),
+                format!(
+                    "{action} needs one of the roles: {}{scoped}",
+                    names.join(", ")
+                ),
             )
             .await)
     }
@@ -660,6 +703,7 @@ async fn grant_first_admin(
     tx.put_credential(one_time_credential(&user, hash, policy, now))
         .await?;
     tx.insert_role(store::RoleRow {
+        unit_id: None,
         id: Uuid::now_v7(),
         tenant_id: tenant.id,
         user_id: Some(user.id),

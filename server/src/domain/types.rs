@@ -156,8 +156,38 @@ pub struct RoleAssignment {
     pub principal: Principal,
     /// The role.
     pub role: Role,
+    /// The unit the role is scoped to; `None` across the tenant.
+    pub unit: Option<UnitRef>,
     /// When it was assigned.
     pub created_at: DateTime<Utc>,
+}
+
+/// An administrative unit named by id and name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnitRef {
+    /// The unit's id.
+    pub id: Uuid,
+    /// The unit's name (empty when the unit is gone).
+    pub name: String,
+}
+
+/// A named set of users of a tenant, over which a role may be scoped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AdministrativeUnit {
+    /// Immutable id.
+    pub id: Uuid,
+    /// The tenant.
+    pub tenant_id: Uuid,
+    /// Unique in the tenant, whatever the case.
+    pub name: String,
+    /// What the unit is for.
+    pub description: String,
+    /// Optimistic-concurrency version.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change of the name or description.
+    pub updated_at: DateTime<Utc>,
 }
 
 /// What the transport knows about a call: the certificate identity, the bearer token and
@@ -179,15 +209,41 @@ pub struct Actor {
     pub tenant_id: Uuid,
     /// Who acts.
     pub principal: Principal,
-    /// Their roles in the tenant.
+    /// Their roles across the tenant, sorted.
     pub roles: Vec<Role>,
+    /// Their roles over the members of one administrative unit each.
+    pub scoped: Vec<ScopedRole>,
     /// The certificate identity of the calling service, for the audit trail.
     pub service: Option<String>,
 }
 
+/// A role held over the members of one administrative unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScopedRole {
+    /// The role.
+    pub role: Role,
+    /// The unit whose members it applies to.
+    pub unit_id: Uuid,
+}
+
 impl Actor {
-    /// Whether the actor holds any of `roles`.
+    /// Whether the actor holds any of `roles`, across the tenant or over some unit: enough to
+    /// make the call; whether it may touch a given user is [`super::authz::may_touch`]'s.
     pub fn has_any(&self, roles: &[Role]) -> bool {
         self.roles.iter().any(|r| roles.contains(r))
+            || self.scoped.iter().any(|s| roles.contains(&s.role))
+    }
+
+    /// Whether the actor holds any of `roles` across the whole tenant.
+    pub fn has_tenant_wide(&self, roles: &[Role]) -> bool {
+        self.roles.iter().any(|r| roles.contains(r))
+    }
+
+    /// The units over which the actor holds some role.
+    pub fn units(&self) -> Vec<Uuid> {
+        let mut units: Vec<Uuid> = self.scoped.iter().map(|s| s.unit_id).collect();
+        units.sort_unstable();
+        units.dedup();
+        units
     }
 }

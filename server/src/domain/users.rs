@@ -97,7 +97,7 @@ pub enum UserKey {
 impl Gatehouse {
     /// Creates a user without a password.
     pub async fn create_user(&self, actor: &Actor, input: NewUser) -> Result<User, Error> {
-        self.require(actor, "user.create", &[Role::GlobalAdmin, Role::UserAdmin])
+        self.require_tenant_wide(actor, "user.create", &[Role::GlobalAdmin, Role::UserAdmin])
             .await?;
         let mut violations = Vec::new();
         let username = collect(
@@ -164,6 +164,20 @@ impl Gatehouse {
         };
         let (row, credential) =
             view.ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
+        if actor.roles.is_empty() {
+            let units = self.units_of(row.tenant_id, row.id).await?;
+            if !authz::sees(actor, &units) {
+                let reason = "this user is not a member of any administrative unit over which you hold a role";
+                return Err(self
+                    .deny(
+                        actor,
+                        "user.read",
+                        format!("user:{}", row.id),
+                        reason.to_owned(),
+                    )
+                    .await);
+            }
+        }
         let roles = self.roles_of(row.tenant_id, row.id).await?;
         user_view(row, roles, credential.as_ref())
     }
@@ -173,15 +187,30 @@ impl Gatehouse {
         &self,
         actor: &Actor,
         state: Option<UserState>,
+        unit: Option<&str>,
         page_size: i32,
         page_token: &str,
     ) -> Result<UserPage, Error> {
         let limit = page_size_or_default(page_size)?;
-        let scope = format!("users:{}", state.map_or("", |s| s.as_str()));
+        let unit = match unit {
+            Some(id) => Some(self.readable_unit(actor, id, "user.list").await?),
+            None => None,
+        };
+        let scope = format!(
+            "users:{}:{}",
+            state.map_or("", |s| s.as_str()),
+            unit.map(|u| u.to_string()).unwrap_or_default()
+        );
         let after = self.page_after(actor.tenant_id, &scope, page_token)?;
+        // A scoped admin lists the members of their units; a unit filter narrows to one.
+        let in_units = match unit {
+            Some(unit) => Some(vec![unit]),
+            None => authz::read_reach(actor).units,
+        };
         let filter = UserFilter {
             state: state.map(|s| s.as_str().to_owned()),
             after_username: after,
+            in_units,
         };
         let mut rows = self
             .store
@@ -517,21 +546,23 @@ impl Gatehouse {
         row.ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))
     }
 
-    /// A quick check against the roles as they are now, so a refused call spends no hash;
-    /// [`Gatehouse::target_tx`] repeats it authoritatively. A refusal is audited.
+    /// A quick check against the roles and units as they are now, so a refused call spends no
+    /// hash; [`Gatehouse::target_tx`] repeats it authoritatively. A refusal is audited.
     pub(super) async fn authorize(
         &self,
         actor: &Actor,
         action: &str,
         target: Uuid,
-    ) -> Result<(), Error> {
+    ) -> Result<authz::Scope, Error> {
         let roles = self.roles_of(actor.tenant_id, target).await?;
-        self.judge(actor, action, target, &roles).await
+        let units = self.units_of(actor.tenant_id, target).await?;
+        self.judge(actor, action, target, &roles, &units).await
     }
 
     /// Opens the tenant's write transaction, locks the target user and checks, against the
-    /// roles this transaction sees, that the actor may act on them (the reset matrix). A
-    /// concurrent role change therefore cannot slip between the check and the change.
+    /// roles and units this transaction sees, that the actor may act on them (the reset
+    /// matrix, within the actor's units). A concurrent role or membership change therefore
+    /// cannot slip between the check and the change.
     pub(super) async fn target_tx(
         &self,
         actor: &Actor,
@@ -543,15 +574,17 @@ impl Gatehouse {
             .lock_user(actor.tenant_id, target)
             .await?
             .ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
-        let mut roles: Vec<Role> = tx
-            .roles_of_user(actor.tenant_id, target)
-            .await?
-            .iter()
-            .filter_map(|r| Role::parse(&r.role))
-            .collect();
-        roles.sort_unstable();
-        let is_self = actor.principal == super::Principal::User(target);
-        if let Err(authz::Denial(reason)) = authz::may_reset(&actor.roles, &roles, is_self) {
+        let roles = roles_from(&tx.roles_of_user(actor.tenant_id, target).await?);
+        let units = tx.units_of_user(actor.tenant_id, target).await?;
+        let decision = authz::may_touch(
+            actor,
+            &authz::Target {
+                id: target,
+                roles: &roles,
+                units: &units,
+            },
+        );
+        if let Err(authz::Denial(reason)) = decision {
             // Release the tenant lock before the refusal's own audit transaction needs it.
             drop(tx);
             return Err(self
@@ -561,36 +594,52 @@ impl Gatehouse {
         Ok((tx, user, roles))
     }
 
-    async fn judge(
+    /// The one decision, audited when it refuses.
+    pub(super) async fn judge(
         &self,
         actor: &Actor,
         action: &str,
         target: Uuid,
         roles: &[Role],
-    ) -> Result<(), Error> {
-        let is_self = actor.principal == super::Principal::User(target);
-        match authz::may_reset(&actor.roles, roles, is_self) {
-            Ok(()) => Ok(()),
+        units: &[Uuid],
+    ) -> Result<authz::Scope, Error> {
+        let target_ref = authz::Target {
+            id: target,
+            roles,
+            units,
+        };
+        match authz::may_touch(actor, &target_ref) {
+            Ok(scope) => Ok(scope),
             Err(authz::Denial(reason)) => Err(self
                 .deny(actor, action, format!("user:{target}"), reason)
                 .await),
         }
     }
 
+    /// Every role a user holds, in any scope, sorted.
     pub(super) async fn roles_of(
         &self,
         tenant_id: Uuid,
         user_id: Uuid,
     ) -> Result<Vec<Role>, Error> {
-        let mut roles: Vec<Role> = self
+        Ok(roles_from(
+            &self.store.roles_of_users(tenant_id, &[user_id]).await?,
+        ))
+    }
+
+    /// The units a user is a member of.
+    pub(super) async fn units_of(
+        &self,
+        tenant_id: Uuid,
+        user_id: Uuid,
+    ) -> Result<Vec<Uuid>, Error> {
+        Ok(self
             .store
-            .roles_of_users(tenant_id, &[user_id])
+            .units_of_users(tenant_id, &[user_id])
             .await?
-            .iter()
-            .filter_map(|r| Role::parse(&r.role))
-            .collect();
-        roles.sort_unstable();
-        Ok(roles)
+            .into_iter()
+            .map(|m| m.unit_id)
+            .collect())
     }
 
     pub(super) async fn to_user(&self, row: UserRow) -> Result<User, Error> {
@@ -606,6 +655,11 @@ impl Gatehouse {
                 roles.entry(user).or_default().push(role);
             }
         }
+        // A role held over two units is one role of the user.
+        for held in roles.values_mut() {
+            held.sort_unstable();
+            held.dedup();
+        }
         let credentials: HashMap<Uuid, CredentialRow> = self
             .store
             .credentials(&ids)
@@ -615,8 +669,7 @@ impl Gatehouse {
             .collect();
         rows.into_iter()
             .map(|row| {
-                let mut user_roles = roles.remove(&row.id).unwrap_or_default();
-                user_roles.sort_unstable();
+                let user_roles = roles.remove(&row.id).unwrap_or_default();
                 let credential = credentials.get(&row.id);
                 user_view(row, user_roles, credential)
             })
@@ -858,6 +911,14 @@ fn page_context(tenant_id: Uuid, scope: &str) -> Vec<u8> {
     let mut context = tenant_id.as_bytes().to_vec();
     context.extend_from_slice(scope.as_bytes());
     context
+}
+
+/// The distinct roles of assignment rows (a role held over several units counts once), sorted.
+pub(super) fn roles_from(rows: &[crate::store::RoleRow]) -> Vec<Role> {
+    let mut roles: Vec<Role> = rows.iter().filter_map(|r| Role::parse(&r.role)).collect();
+    roles.sort_unstable();
+    roles.dedup();
+    roles
 }
 
 #[cfg(test)]

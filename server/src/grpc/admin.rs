@@ -82,7 +82,13 @@ impl AdminService for AdminApi {
         let state = convert::state_filter(req.state)?;
         let page = self
             .core
-            .list_users(&actor, state, req.page_size, &req.page_token)
+            .list_users(
+                &actor,
+                state,
+                convert::given(&req.unit_id),
+                req.page_size,
+                &req.page_token,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListUsersResponse {
@@ -173,7 +179,7 @@ impl AdminService for AdminApi {
         let role = convert::role_from("role", req.role)?;
         let assignment = self
             .core
-            .assign_role(&actor, principal, role)
+            .assign_role(&actor, principal, role, convert::given(&req.unit_id))
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::AssignRoleResponse {
@@ -190,7 +196,7 @@ impl AdminService for AdminApi {
         let principal = convert::principal_from("principal", req.principal)?;
         let role = convert::role_from("role", req.role)?;
         self.core
-            .revoke_role(&actor, principal, role)
+            .revoke_role(&actor, principal, role, convert::given(&req.unit_id))
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::RevokeRoleResponse {}))
@@ -212,7 +218,14 @@ impl AdminService for AdminApi {
         };
         let page = self
             .core
-            .list_roles(&actor, principal, role, req.page_size, &req.page_token)
+            .list_roles(
+                &actor,
+                principal,
+                role,
+                convert::given(&req.unit_id),
+                req.page_size,
+                &req.page_token,
+            )
             .await
             .map_err(to_status)?;
         Ok(Response::new(pb::ListRoleAssignmentsResponse {
@@ -344,13 +357,16 @@ impl AdminService for AdminApi {
         let key = convert::user_key("user", request.into_inner().user)?;
         let verdict = self.core.can_reset(&actor, key).await.map_err(to_status)?;
         Ok(Response::new(match verdict {
-            Ok(()) => pb::CanResetResponse {
+            Ok(unit) => pb::CanResetResponse {
                 allowed: true,
                 reason: String::new(),
+                unit_id: unit.as_ref().map(|u| u.id.to_string()).unwrap_or_default(),
+                unit_name: unit.map(|u| u.name).unwrap_or_default(),
             },
             Err(reason) => pb::CanResetResponse {
                 allowed: false,
                 reason,
+                ..Default::default()
             },
         }))
     }
@@ -644,5 +660,141 @@ impl AdminService for AdminApi {
         Ok(Response::new(pb::ListTenantsResponse {
             tenants: tenants.into_iter().map(convert::tenant).collect(),
         }))
+    }
+
+    async fn create_administrative_unit(
+        &self,
+        request: Request<pb::CreateAdministrativeUnitRequest>,
+    ) -> Result<Response<pb::CreateAdministrativeUnitResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let unit = self
+            .core
+            .create_unit(&actor, &req.name, &req.description)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::CreateAdministrativeUnitResponse {
+            unit: Some(convert::unit(unit)),
+        }))
+    }
+
+    async fn update_administrative_unit(
+        &self,
+        request: Request<pb::UpdateAdministrativeUnitRequest>,
+    ) -> Result<Response<pb::UpdateAdministrativeUnitResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let unit = self
+            .core
+            .update_unit(
+                &actor,
+                &req.unit_id,
+                req.version,
+                req.name.as_deref(),
+                req.description.as_deref(),
+            )
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::UpdateAdministrativeUnitResponse {
+            unit: Some(convert::unit(unit)),
+        }))
+    }
+
+    async fn delete_administrative_unit(
+        &self,
+        request: Request<pb::DeleteAdministrativeUnitRequest>,
+    ) -> Result<Response<pb::DeleteAdministrativeUnitResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let revoked = self
+            .core
+            .delete_unit(&actor, &request.into_inner().unit_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::DeleteAdministrativeUnitResponse {
+            revoked_assignments: convert::count(revoked),
+        }))
+    }
+
+    async fn list_administrative_units(
+        &self,
+        request: Request<pb::ListAdministrativeUnitsRequest>,
+    ) -> Result<Response<pb::ListAdministrativeUnitsResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let page = self
+            .core
+            .list_units(&actor, req.page_size, &req.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListAdministrativeUnitsResponse {
+            units: page.units.into_iter().map(convert::unit).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn add_unit_members(
+        &self,
+        request: Request<pb::AddUnitMembersRequest>,
+    ) -> Result<Response<pb::AddUnitMembersResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let change = self
+            .core
+            .add_unit_members(&actor, &req.unit_id, &req.user_ids)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::AddUnitMembersResponse {
+            added: convert::count(change.changed),
+            already_members: convert::count(change.unchanged),
+        }))
+    }
+
+    async fn remove_unit_members(
+        &self,
+        request: Request<pb::RemoveUnitMembersRequest>,
+    ) -> Result<Response<pb::RemoveUnitMembersResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let change = self
+            .core
+            .remove_unit_members(&actor, &req.unit_id, &req.user_ids)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::RemoveUnitMembersResponse {
+            removed: convert::count(change.changed),
+            not_members: convert::count(change.unchanged),
+        }))
+    }
+
+    async fn list_unit_members(
+        &self,
+        request: Request<pb::ListUnitMembersRequest>,
+    ) -> Result<Response<pb::ListUnitMembersResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let page = self
+            .core
+            .list_unit_members(&actor, &req.unit_id, req.page_size, &req.page_token)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::ListUnitMembersResponse {
+            users: page.users.into_iter().map(convert::user).collect(),
+            next_page_token: page.next_page_token,
+        }))
+    }
+
+    async fn get_password_activity_report(
+        &self,
+        request: Request<pb::GetPasswordActivityReportRequest>,
+    ) -> Result<Response<pb::GetPasswordActivityReportResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let query = convert::report_query(&req)?;
+        let report = self
+            .core
+            .password_activity_report(&actor, query)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(convert::report(report)))
     }
 }

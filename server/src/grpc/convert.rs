@@ -7,9 +7,9 @@ use uuid::Uuid;
 use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
-    AuditEvent, BulkEvent, BulkJob, BulkOutcome, ChangeReason, HelpRequest, MethodKind, MethodView,
-    Principal, RequestState, Role, RoleAssignment, SessionKind, TenantView, User, UserKey,
-    UserState,
+    Activity, ActivityReport, AdministrativeUnit, AuditEvent, BulkEvent, BulkJob, BulkOutcome,
+    ChangeReason, Granularity, HelpRequest, MethodKind, MethodView, Principal, ReportQuery,
+    RequestState, Role, RoleAssignment, SessionKind, TenantView, User, UserKey, UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -131,7 +131,92 @@ pub(crate) fn assignment(a: RoleAssignment) -> pb::RoleAssignment {
         role: role(a.role).into(),
         tenant_id: a.tenant_id.to_string(),
         create_time: Some(timestamp(a.created_at)),
+        unit_id: a
+            .unit
+            .as_ref()
+            .map(|u| u.id.to_string())
+            .unwrap_or_default(),
+        unit_name: a.unit.map(|u| u.name).unwrap_or_default(),
     }
+}
+
+pub(crate) fn unit(u: AdministrativeUnit) -> pb::AdministrativeUnit {
+    pb::AdministrativeUnit {
+        id: u.id.to_string(),
+        name: u.name,
+        description: u.description,
+        version: u.version,
+        create_time: Some(timestamp(u.created_at)),
+        update_time: Some(timestamp(u.updated_at)),
+    }
+}
+
+pub(crate) fn report_query(
+    req: &pb::GetPasswordActivityReportRequest,
+) -> Result<ReportQuery, Status> {
+    let required = |field: &str, t: Option<prost_types::Timestamp>| match t {
+        None => Err(invalid(field, "required")),
+        Some(t) => time(field, t),
+    };
+    let granularity = match pb::ReportGranularity::try_from(req.granularity) {
+        Ok(pb::ReportGranularity::Unspecified | pb::ReportGranularity::Day) => Granularity::Day,
+        Ok(pb::ReportGranularity::Hour) => Granularity::Hour,
+        Err(_) => return Err(invalid("granularity", "unknown granularity")),
+    };
+    if req.top_actors < 0 {
+        return Err(invalid("top_actors", "must not be negative"));
+    }
+    Ok(ReportQuery {
+        start: required("start_time", req.start_time)?,
+        end: required("end_time", req.end_time)?,
+        granularity,
+        top: u32::try_from(req.top_actors).unwrap_or(0),
+    })
+}
+
+fn activity(a: Activity) -> pb::PasswordActivity {
+    pb::PasswordActivity {
+        admin_resets: count(a.admin_resets),
+        bulk_resets: count(a.bulk_resets),
+        invitation_resets: count(a.invitation_resets),
+        self_service_resets_started: count(a.self_service_started),
+        self_service_resets_completed: count(a.self_service_completed),
+        self_service_resets_abandoned: count(a.self_service_abandoned),
+        password_changes: count(a.password_changes),
+        lockouts: count(a.lockouts),
+        help_requests_opened: count(a.help_requests_opened),
+        help_requests_resolved: count(a.help_requests_resolved),
+        help_requests_dismissed: count(a.help_requests_dismissed),
+        blocked_reset_attempts: count(a.blocked_reset_attempts),
+    }
+}
+
+pub(crate) fn report(r: ActivityReport) -> pb::GetPasswordActivityReportResponse {
+    pb::GetPasswordActivityReportResponse {
+        buckets: r
+            .buckets
+            .into_iter()
+            .map(|b| pb::ActivityBucket {
+                start_time: Some(timestamp(b.start)),
+                activity: Some(activity(b.activity)),
+            })
+            .collect(),
+        totals: Some(activity(r.totals)),
+        top_actors: r
+            .top_actors
+            .into_iter()
+            .map(|a| pb::ResetActor {
+                actor: a.actor,
+                display_name: a.display_name,
+                resets: count(a.resets),
+            })
+            .collect(),
+    }
+}
+
+/// An optional id field: empty means unset.
+pub(crate) fn given(value: &str) -> Option<&str> {
+    (!value.is_empty()).then_some(value)
 }
 
 /// A validation failure found while decoding, in the same shape the domain uses.

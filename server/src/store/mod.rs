@@ -19,10 +19,12 @@ mod methods;
 mod outbox;
 mod quotas;
 mod reminders;
+mod report;
 mod requests;
 mod roles;
 mod sessions;
 mod tenants;
+mod units;
 mod url;
 mod users;
 
@@ -42,9 +44,10 @@ pub use cache::TTL as CACHE_TTL;
 pub use cleanup::Expiring;
 pub use codes::CodeRow;
 pub use entities::{
-    audit_event::Model as AuditRow, password_credential::Model as CredentialRow,
-    password_policy::Model as PolicyRow, role_assignment::Model as RoleRow,
-    session::Model as SessionRow, tenant::Model as TenantRow, user::Model as UserRow,
+    administrative_unit::Model as UnitRow, audit_event::Model as AuditRow,
+    password_credential::Model as CredentialRow, password_policy::Model as PolicyRow,
+    role_assignment::Model as RoleRow, session::Model as SessionRow, tenant::Model as TenantRow,
+    user::Model as UserRow,
 };
 pub use feed::AuditObserver;
 pub use flows::FlowRow;
@@ -52,10 +55,12 @@ pub use hash::PasswordHash;
 pub use lockout::{ATTEMPT_LEASE, RECENT_FAILURES, Recorded, Reservation};
 pub use methods::MethodRow;
 pub use outbox::{NewMessage, OutboxRow};
+pub use report::{ActivityCount, ActorCount, REPORTED_ACTIONS};
 pub use requests::{OPEN, RequestRow};
 pub use roles::RoleFilter;
+pub use units::UnitMemberRow;
 pub use url::DatabaseUrl;
-pub use users::{UserFilter, UserPatch, UserScope};
+pub use users::{Reach, UserFilter, UserPatch, UserScope};
 
 /// How long a call waits for a database connection before failing with UNAVAILABLE.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(3);

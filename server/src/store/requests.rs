@@ -112,11 +112,12 @@ impl Store {
             .await?)
     }
 
-    /// The users of a tenant holding a role.
+    /// The users of a tenant holding a role across the tenant (not only over a unit).
     pub async fn users_with_role(&self, tenant_id: Uuid, role: &str) -> StoreResult<Vec<UserRow>> {
         let ids: Vec<Uuid> = role_assignment::Entity::find()
             .filter(role_assignment::Column::TenantId.eq(tenant_id))
             .filter(role_assignment::Column::Role.eq(role))
+            .filter(role_assignment::Column::UnitId.is_null())
             .filter(role_assignment::Column::UserId.is_not_null())
             .all(self.conn())
             .await?

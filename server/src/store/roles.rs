@@ -19,6 +19,8 @@ pub struct RoleFilter {
     pub service: Option<String>,
     /// Only this role.
     pub role: Option<String>,
+    /// Only assignments scoped to this unit.
+    pub unit_id: Option<Uuid>,
     /// Only assignments with a larger id (keyset pagination).
     pub after: Option<Uuid>,
 }
@@ -82,6 +84,9 @@ impl Store {
         if let Some(role) = &filter.role {
             query = query.filter(role_assignment::Column::Role.eq(role.as_str()));
         }
+        if let Some(unit_id) = filter.unit_id {
+            query = query.filter(role_assignment::Column::UnitId.eq(unit_id));
+        }
         if let Some(after) = filter.after {
             query = query.filter(role_assignment::Column::Id.gt(after));
         }
@@ -103,16 +108,17 @@ impl Tx {
             .map_err(|e| StoreError::conflict_as(e, "the principal already holds this role"))
     }
 
-    /// Deletes an assignment; false when there was none.
+    /// Deletes an assignment (tenant-wide, or scoped to `unit_id`); false when there was none.
     pub async fn delete_role(
         &self,
         tenant_id: Uuid,
         user_id: Option<Uuid>,
         service: Option<&str>,
         role: &str,
+        unit_id: Option<Uuid>,
     ) -> StoreResult<bool> {
         self.invalidates_cache();
-        let Some(assignment) = assignment(tenant_id, user_id, service, role) else {
+        let Some(assignment) = assignment(tenant_id, user_id, service, role, unit_id) else {
             return Ok(false);
         };
         Ok(role_assignment::Entity::delete_many()
@@ -123,18 +129,19 @@ impl Tx {
             > 0)
     }
 
-    /// How many users (not services) hold a role in the tenant, seen from inside this
+    /// How many users (not services) hold a role across the tenant, seen from inside this
     /// transaction.
     pub async fn count_users_with_role(&self, tenant_id: Uuid, role: &str) -> StoreResult<u64> {
         Ok(role_assignment::Entity::find()
             .filter(role_assignment::Column::TenantId.eq(tenant_id))
             .filter(role_assignment::Column::Role.eq(role))
+            .filter(role_assignment::Column::UnitId.is_null())
             .filter(role_assignment::Column::UserId.is_not_null())
             .count(self.conn())
             .await?)
     }
 
-    /// Whether a user (or, with `user_id` `None`, the service) holds `role` in the tenant,
+    /// Whether a user (or, with `user_id` `None`, the service) holds `role` across the tenant,
     /// seen from inside this transaction.
     pub async fn holds_role(
         &self,
@@ -143,7 +150,7 @@ impl Tx {
         service: Option<&str>,
         role: &str,
     ) -> StoreResult<bool> {
-        let Some(assignment) = assignment(tenant_id, user_id, service, role) else {
+        let Some(assignment) = assignment(tenant_id, user_id, service, role, None) else {
             return Ok(false);
         };
         Ok(role_assignment::Entity::find()
@@ -163,13 +170,14 @@ impl Tx {
     }
 }
 
-/// The assignment of `role` in the tenant to a user, or (with `user_id` `None`) to the service;
-/// `None` when neither is named.
+/// The assignment of `role` to a user, or (with `user_id` `None`) to the service, across the
+/// tenant or (with `unit_id`) over one unit; `None` when no holder is named.
 fn assignment(
     tenant_id: Uuid,
     user_id: Option<Uuid>,
     service: Option<&str>,
     role: &str,
+    unit_id: Option<Uuid>,
 ) -> Option<sea_orm::Condition> {
     let holder = match (user_id, service) {
         (Some(id), _) => role_assignment::Column::UserId.eq(id),
@@ -180,6 +188,10 @@ fn assignment(
         sea_orm::Condition::all()
             .add(role_assignment::Column::TenantId.eq(tenant_id))
             .add(role_assignment::Column::Role.eq(role))
+            .add(match unit_id {
+                Some(unit) => role_assignment::Column::UnitId.eq(unit),
+                None => role_assignment::Column::UnitId.is_null(),
+            })
             .add(holder),
     )
 }

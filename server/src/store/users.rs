@@ -18,6 +18,8 @@ pub struct UserFilter {
     pub state: Option<String>,
     /// Only users whose username sorts after this one (keyset pagination).
     pub after_username: Option<String>,
+    /// Only members of any of these units.
+    pub in_units: Option<Vec<Uuid>>,
 }
 
 /// Profile fields to change; `None` leaves a field alone.
@@ -49,6 +51,18 @@ impl Store {
         Ok(user::Entity::find_by_id(id)
             .filter(user::Column::TenantId.eq(tenant_id))
             .one(self.conn())
+            .await?)
+    }
+
+    /// The users of the tenant among `ids`.
+    pub async fn users_by_ids(&self, tenant_id: Uuid, ids: &[Uuid]) -> StoreResult<Vec<UserRow>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(user::Entity::find()
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::Id.is_in(ids.iter().copied()))
+            .all(self.conn())
             .await?)
     }
 
@@ -129,6 +143,9 @@ impl Store {
         }
         if let Some(after) = &filter.after_username {
             query = query.filter(user::Column::Username.gt(after.as_str()));
+        }
+        if let Some(units) = &filter.in_units {
+            query = query.filter(user::Column::Id.in_subquery(members_of(tenant_id, units)));
         }
         Ok(query
             .order_by_asc(user::Column::Username)
@@ -349,37 +366,80 @@ impl Tx {
     }
 }
 
-/// Users of a tenant that a bulk statement applies to: a list or everyone, minus users who
-/// hold one of `protected_roles` (the actor may not reset them) and minus the actor.
+/// Users of a tenant that a bulk statement applies to: a list or everyone, within the
+/// actor's reach, minus the actor.
 #[derive(Clone, Debug)]
 pub struct UserScope<'a> {
     /// The tenant.
     pub tenant_id: Uuid,
     /// Only these users; `None` for all.
     pub user_ids: Option<&'a [Uuid]>,
-    /// Users holding any of these roles are left alone.
-    pub protected_roles: Vec<String>,
+    /// A user is in scope when any one of these reaches them; none reaches nobody.
+    pub reach: Vec<Reach>,
     /// This user (the actor) is left alone.
     pub except: Option<Uuid>,
 }
 
-impl UserScope<'_> {
-    pub(crate) fn apply<Q: QueryFilter>(&self, query: Q, user_id: impl ColumnTrait) -> Q {
+/// Part of what an actor may act on: the members of some units (or everyone), less the holders
+/// of some roles.
+#[derive(Clone, Debug, Default)]
+pub struct Reach {
+    /// Only members of these units; `None` for every user of the tenant.
+    pub units: Option<Vec<Uuid>>,
+    /// Users holding any of these roles (in any scope) are out of reach.
+    pub protected_roles: Vec<String>,
+}
+
+impl Reach {
+    /// Every user of the tenant.
+    pub fn everyone() -> Reach {
+        Reach::default()
+    }
+
+    fn condition(&self, tenant_id: Uuid, user_id: impl ColumnTrait) -> sea_orm::Condition {
         use super::entities::role_assignment;
-        let mut query = query;
-        if let Some(ids) = self.user_ids {
-            query = query.filter(user_id.is_in(ids.iter().copied()));
+        let mut condition = sea_orm::Condition::all();
+        if let Some(units) = &self.units {
+            condition = condition.add(user_id.in_subquery(members_of(tenant_id, units)));
         }
         if !self.protected_roles.is_empty() {
             let protected = role_assignment::Entity::find()
                 .select_only()
                 .column(role_assignment::Column::UserId)
-                .filter(role_assignment::Column::TenantId.eq(self.tenant_id))
+                .filter(role_assignment::Column::TenantId.eq(tenant_id))
                 .filter(role_assignment::Column::UserId.is_not_null())
                 .filter(role_assignment::Column::Role.is_in(self.protected_roles.iter().cloned()))
                 .into_query();
-            query = query.filter(user_id.not_in_subquery(protected));
+            condition = condition.add(user_id.not_in_subquery(protected));
         }
+        condition
+    }
+}
+
+/// The ids of the members of any of `units`, as a subquery.
+fn members_of(tenant_id: Uuid, units: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
+    use super::entities::unit_member;
+    unit_member::Entity::find()
+        .select_only()
+        .column(unit_member::Column::UserId)
+        .filter(unit_member::Column::TenantId.eq(tenant_id))
+        .filter(unit_member::Column::UnitId.is_in(units.iter().copied()))
+        .into_query()
+}
+
+impl UserScope<'_> {
+    pub(crate) fn apply<Q: QueryFilter>(&self, query: Q, user_id: impl ColumnTrait + Copy) -> Q {
+        let mut query = query;
+        if let Some(ids) = self.user_ids {
+            query = query.filter(user_id.is_in(ids.iter().copied()));
+        }
+        query = match self.reach.as_slice() {
+            [] => query.filter(Expr::value(false)),
+            [one] => query.filter(one.condition(self.tenant_id, user_id)),
+            many => query.filter(many.iter().fold(sea_orm::Condition::any(), |any, reach| {
+                any.add(reach.condition(self.tenant_id, user_id))
+            })),
+        };
         if let Some(actor) = self.except {
             query = query.filter(user_id.ne(actor));
         }

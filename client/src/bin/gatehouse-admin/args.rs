@@ -128,6 +128,12 @@ pub(crate) enum Command {
     /// Tenants (for global admins of the default tenant).
     #[command(subcommand)]
     Tenants(TenantsCommand),
+    /// Administrative units: sets of users a role can be scoped to.
+    #[command(subcommand)]
+    Units(UnitsCommand),
+    /// Reports from the audit log.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -150,6 +156,9 @@ pub(crate) enum UsersCommand {
         /// Only users in this state.
         #[arg(long, value_enum)]
         state: Option<UserStateArg>,
+        /// Only members of this administrative unit (name or id).
+        #[arg(long)]
+        unit: Option<String>,
         /// At most this many users [default: all].
         #[arg(long)]
         limit: Option<usize>,
@@ -380,6 +389,9 @@ pub(crate) enum RolesCommand {
         /// Only this role.
         #[arg(long, value_enum)]
         role: Option<RoleArg>,
+        /// Only assignments scoped to this administrative unit (name or id).
+        #[arg(long)]
+        unit: Option<String>,
     },
     /// Give a user or a service a role.
     Assign(RoleChangeArgs),
@@ -398,6 +410,10 @@ pub(crate) struct RoleChangeArgs {
     /// A service, by its client certificate identity.
     #[arg(long)]
     pub(crate) service: Option<String>,
+    /// Scope the role to this administrative unit (name or id): it then reaches only the
+    /// unit's members. Only user-admin and password-admin can be scoped.
+    #[arg(long)]
+    pub(crate) unit: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -502,4 +518,79 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UnitsCommand {
+    /// List the tenant's units by name.
+    List,
+    /// Create a unit.
+    Create {
+        /// Its name, unique in the tenant.
+        name: String,
+        /// What it is for.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Rename a unit or change its description.
+    Update {
+        /// The unit (name or id).
+        unit: String,
+        /// The new name.
+        #[arg(long)]
+        name: Option<String>,
+        /// The new description ("" clears it).
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Delete a unit: its members stay, the roles scoped to it are revoked.
+    Delete {
+        /// The unit (name or id).
+        unit: String,
+    },
+    /// Make users members of a unit.
+    Add {
+        /// The unit (name or id).
+        unit: String,
+        /// Usernames or ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// Take users out of a unit.
+    Remove {
+        /// The unit (name or id).
+        unit: String,
+        /// Usernames or ids.
+        #[arg(required = true)]
+        users: Vec<String>,
+    },
+    /// List a unit's members.
+    Members {
+        /// The unit (name or id).
+        unit: String,
+        /// At most this many users [default: all].
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ReportCommand {
+    /// Password activity per day (or hour) in UTC: resets by kind, self-service resets,
+    /// changes, lock-outs, help requests, blocked attempts, and who reset the most.
+    Passwords {
+        /// The first day or instant counted (`2026-11-01` or RFC 3339) [default: 30 days
+        /// before --to].
+        #[arg(long)]
+        from: Option<String>,
+        /// The first day or instant not counted [default: now].
+        #[arg(long)]
+        to: Option<String>,
+        /// Per hour instead of per day.
+        #[arg(long)]
+        hourly: bool,
+        /// How many top resetters to list.
+        #[arg(long, default_value_t = 10)]
+        top: u32,
+    },
 }

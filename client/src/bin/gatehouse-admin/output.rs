@@ -362,7 +362,20 @@ pub(crate) fn assignment_json(a: &pb::RoleAssignment) -> Value {
         "principal": principal_text(a.principal.as_ref()),
         "role": role_name(a.role),
         "tenant_id": a.tenant_id,
+        "unit_id": a.unit_id,
+        "unit_name": a.unit_name,
         "create_time": time_json(a.create_time.as_ref()),
+    })
+}
+
+pub(crate) fn unit_json(u: &pb::AdministrativeUnit) -> Value {
+    json!({
+        "id": u.id,
+        "name": u.name,
+        "description": u.description,
+        "version": u.version,
+        "create_time": time_json(u.create_time.as_ref()),
+        "update_time": time_json(u.update_time.as_ref()),
     })
 }
 

@@ -1,5 +1,6 @@
 //! SeaORM entities, one module per table. They mirror the migrations crate.
 
+pub mod administrative_unit;
 pub mod audit_event;
 pub mod bulk_job;
 pub mod bulk_job_item;
@@ -14,5 +15,6 @@ pub mod role_assignment;
 pub mod send_quota;
 pub mod session;
 pub mod tenant;
+pub mod unit_member;
 pub mod user;
 pub mod verification_method;

@@ -12,6 +12,7 @@ pub struct Model {
     pub user_id: Option<Uuid>,
     pub service: Option<String>,
     pub role: String,
+    pub unit_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 

@@ -205,9 +205,36 @@ async fn principal(context: &Context, args: &RoleChangeArgs) -> Result<pb::Princ
     Ok(pb::Principal { kind: Some(kind) })
 }
 
+async fn unit_of(
+    context: &Context,
+    args: &RoleChangeArgs,
+) -> Result<Option<pb::AdministrativeUnit>, Failure> {
+    match &args.unit {
+        Some(unit) => Ok(Some(context.unit(unit).await?)),
+        None => Ok(None),
+    }
+}
+
+/// Where an assignment applies, for people.
+fn scope_text(a: &pb::RoleAssignment) -> String {
+    if a.unit_id.is_empty() {
+        "tenant-wide".to_owned()
+    } else {
+        format!("over unit {}", a.unit_name)
+    }
+}
+
 pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<(), Failure> {
     match command {
-        RolesCommand::List { user, role: wanted } => {
+        RolesCommand::List {
+            user,
+            role: wanted,
+            unit,
+        } => {
+            let unit_id = match &unit {
+                Some(unit) => context.unit(unit).await?.id,
+                None => String::new(),
+            };
             let principal = match &user {
                 Some(user) => Some(pb::Principal {
                     kind: Some(pb::principal::Kind::UserId(context.user(user).await?.id)),
@@ -227,6 +254,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                             role: wanted.map_or(pb::Role::Unspecified, role) as i32,
                             page_size: 500,
                             page_token,
+                            unit_id: unit_id.clone(),
                         })
                         .await,
                 )?;
@@ -242,11 +270,12 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                 ));
                 return Ok(());
             }
-            let mut table = Table::new(&["PRINCIPAL", "ROLE", "SINCE", "ID"]);
+            let mut table = Table::new(&["PRINCIPAL", "ROLE", "SCOPE", "SINCE", "ID"]);
             for a in &assignments {
                 table.row(vec![
                     principal_text(a.principal.as_ref()),
                     role_name(a.role).to_owned(),
+                    scope_text(a),
                     time(a.create_time.as_ref()),
                     a.id.clone(),
                 ]);
@@ -262,6 +291,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                 .or(args.service.clone())
                 .unwrap_or_default();
             let role = role(args.role);
+            let unit = unit_of(context, &args).await?;
             let response = context.check(
                 &format!("cannot assign {} to {who}", role_name(role as i32)),
                 context
@@ -270,6 +300,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                     .assign_role(pb::AssignRoleRequest {
                         principal: Some(principal),
                         role: role as i32,
+                        unit_id: unit.as_ref().map(|u| u.id.clone()).unwrap_or_default(),
                     })
                     .await,
             )?;
@@ -277,7 +308,11 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
             done(
                 context,
                 assignment_json(&assignment),
-                &format!("{who} is now {}", role_name(role as i32)),
+                &format!(
+                    "{who} is now {} {}",
+                    role_name(role as i32),
+                    scope_text(&assignment)
+                ),
             );
             Ok(())
         }
@@ -289,6 +324,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                 .or(args.service.clone())
                 .unwrap_or_default();
             let role = role(args.role);
+            let unit = unit_of(context, &args).await?;
             context.check(
                 &format!("cannot revoke {} from {who}", role_name(role as i32)),
                 context
@@ -297,6 +333,7 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
                     .revoke_role(pb::RevokeRoleRequest {
                         principal: Some(principal),
                         role: role as i32,
+                        unit_id: unit.as_ref().map(|u| u.id.clone()).unwrap_or_default(),
                     })
                     .await,
             )?;

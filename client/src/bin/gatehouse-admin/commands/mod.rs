@@ -3,7 +3,9 @@
 mod admin;
 mod login;
 mod passwords;
+mod report;
 mod tenants;
+mod units;
 mod users;
 
 use gatehouse_client::{CallError, Client, Code, pb};
@@ -63,6 +65,63 @@ impl Context {
     }
 }
 
+impl Context {
+    /// Every administrative unit of the tenant, by name (all pages).
+    pub(crate) async fn all_units(&self) -> Result<Vec<pb::AdministrativeUnit>, Failure> {
+        let mut units = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self.check(
+                "cannot list administrative units",
+                self.client()?
+                    .calls()
+                    .list_administrative_units(pb::ListAdministrativeUnitsRequest {
+                        page_size: 500,
+                        page_token,
+                    })
+                    .await,
+            )?;
+            units.extend(page.units);
+            if page.next_page_token.is_empty() {
+                return Ok(units);
+            }
+            page_token = page.next_page_token;
+        }
+    }
+
+    /// One administrative unit, by id or by name (whatever the case).
+    pub(crate) async fn unit(&self, unit: &str) -> Result<pb::AdministrativeUnit, Failure> {
+        self.all_units()
+            .await?
+            .into_iter()
+            .find(|u| u.id == unit || u.name.to_lowercase() == unit.to_lowercase())
+            .ok_or_else(|| {
+                Failure::other(format!(
+                    "no administrative unit named {unit}: see `gatehouse-admin units list`"
+                ))
+            })
+    }
+
+    /// The id of a user named by username or id (an id is taken as it is).
+    pub(crate) async fn user_id(&self, user: &str) -> Result<String, Failure> {
+        if uuid_like(user) {
+            return Ok(user.to_owned());
+        }
+        Ok(self.user(user).await?.id)
+    }
+}
+
+fn uuid_like(text: &str) -> bool {
+    text.len() == 36
+        && text.chars().enumerate().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) {
+                c == '-'
+            } else {
+                c.is_ascii_hexdigit()
+            }
+        })
+}
+
 pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
     let connection = Connection::resolve(&cli.connection)?;
     let bare = connection.client();
@@ -106,5 +165,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Roles(command) => admin::roles(&context, command).await,
         Command::Audit(command) => admin::audit(&context, command).await,
         Command::Tenants(command) => tenants::run(&context, command).await,
+        Command::Units(command) => units::run(&context, command).await,
+        Command::Report(command) => report::run(&context, command).await,
     }
 }

@@ -14,7 +14,13 @@ use crate::output::{
 
 pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), Failure> {
     match command {
-        UsersCommand::List { state, limit } => list(context, state, limit).await,
+        UsersCommand::List { state, unit, limit } => {
+            let unit = match unit {
+                Some(unit) => Some(context.unit(&unit).await?.id),
+                None => None,
+            };
+            list(context, state, unit, limit).await
+        }
         UsersCommand::Show { user } => {
             let user = context.user(&user).await?;
             show(context, &user);
@@ -257,9 +263,11 @@ async fn methods(context: &Context, user: &str) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn list(
+/// Lists users (of one unit, given its id), as a table or JSON.
+pub(super) async fn list(
     context: &Context,
     state: Option<UserStateArg>,
+    unit: Option<String>,
     limit: Option<usize>,
 ) -> Result<(), Failure> {
     let state = match state {
@@ -283,6 +291,7 @@ async fn list(
                     page_size: i32::try_from(want).unwrap_or(500),
                     page_token,
                     state: state as i32,
+                    unit_id: unit.clone().unwrap_or_default(),
                 })
                 .await,
         )?;
