@@ -122,6 +122,8 @@ pub struct Config {
     pub expiry_reminder_interval_secs: u64,
     /// How often expired sessions, reset flows and one-time codes are removed, in seconds.
     pub cleanup_interval_secs: u64,
+    /// How often this replica looks for a newer compromised-password list, in seconds.
+    pub compromised_poll_secs: u64,
     /// How long expired rows are kept before the clean-up removes them, in hours.
     pub expired_retention_hours: u64,
     /// How long a finished bulk job (its per-user results and idempotency key) is kept, in
@@ -208,6 +210,7 @@ impl Default for Config {
             outbox_concurrency: 16,
             expiry_reminder_interval_secs: 3600,
             cleanup_interval_secs: 600,
+            compromised_poll_secs: 10,
             expired_retention_hours: 24,
             bulk_job_retention_days: 30,
             audit_retention_days: None,
@@ -307,6 +310,7 @@ impl Config {
             "outbox_concurrency",
             "expiry_reminder_interval_secs",
             "cleanup_interval_secs",
+            "compromised_poll_secs",
             "expired_retention_hours",
             "bulk_job_retention_days",
             "audit_retention_days",

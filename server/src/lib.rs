@@ -16,9 +16,11 @@ pub mod notify;
 pub mod store;
 pub mod tls;
 
+mod import;
 mod server;
 
 pub use config::Config;
+pub use import::{ImportReport, import_compromised};
 pub use server::{
     BOOTSTRAP_FILE, bootstrap, init_admin, migrate, reissue_admin, serve, write_new_key,
 };

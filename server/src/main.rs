@@ -52,12 +52,28 @@ enum Command {
         #[arg(long)]
         reissue: bool,
     },
+    /// The list of compromised passwords every replica refuses.
+    #[command(subcommand)]
+    Compromised(CompromisedCommand),
     /// Make a new secret key (64 hex digits) for `secret_key_file`: with `--out FILE`, written
     /// to a new file of mode 0600 (never over an existing one); without, printed.
     GenKey {
         /// The file to create.
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum CompromisedCommand {
+    /// Load a list from a file: the breach corpus's `SHA1HEX:count` lines, or passwords one a
+    /// line. It replaces the previous list; the passwords themselves are never stored.
+    Import {
+        /// The file.
+        file: PathBuf,
+        /// Only corpus lines seen at least this many times (plain passwords always count).
+        #[arg(long, default_value_t = 1)]
+        min_count: u64,
     },
 }
 
@@ -123,6 +139,17 @@ fn main() -> anyhow::Result<()> {
                     ),
                     None => println!("The tenant has a global admin already; nothing changed."),
                 }
+                Ok(())
+            }
+            Command::Compromised(CompromisedCommand::Import { file, min_count }) => {
+                let report = gatehouse::import_compromised(
+                    &config,
+                    &file,
+                    min_count,
+                    std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                )
+                .await?;
+                println!("{}", report.summary(config.compromised_poll_secs));
                 Ok(())
             }
             Command::GenKey { .. } => Ok(()),

@@ -331,6 +331,13 @@ pub async fn serve(
             metrics.clone(),
         ))
     });
+    if let Err(e) = core.refresh_compromised().await {
+        tracing::warn!(error = %e, "could not load the compromised-password list; retrying");
+    }
+    let compromised = tokio::spawn(watch_compromised(
+        core.clone(),
+        Duration::from_secs(config.compromised_poll_secs.max(1)),
+    ));
     let reminders = tokio::spawn(remind_expiring_passwords(
         core.clone(),
         Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
@@ -371,6 +378,7 @@ pub async fn serve(
     }
     cleanup.abort();
     reminders.abort();
+    compromised.abort();
     if let Some(dispatcher) = dispatcher {
         dispatcher.abort();
     }
@@ -461,6 +469,17 @@ fn sms_transport(config: &Config) -> anyhow::Result<Option<crate::notify::SmsTra
         None if config.dev => Some(SmsTransport::Files(config.data_dir.join("outbox"))),
         None => None,
     })
+}
+
+/// Loads a newer compromised-password list whenever one is imported (checked every
+/// `interval`), so every replica refuses the new list's passwords without a restart.
+async fn watch_compromised(core: Gatehouse, interval: Duration) {
+    loop {
+        tokio::time::sleep(interval).await;
+        if let Err(e) = core.refresh_compromised().await {
+            tracing::warn!(error = %e, "could not load the compromised-password list; retrying");
+        }
+    }
 }
 
 /// Runs the expiry-reminder job every `interval`.

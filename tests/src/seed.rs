@@ -73,6 +73,7 @@ pub async fn insert_users(
                 reminder_sent_for: Set(None),
                 attempts_in_flight: Set(0),
                 attempts_lease_until: Set(None),
+                compromised_at: Set(None),
             });
             password_credential::Entity::insert_many(rows)
                 .exec(&db)

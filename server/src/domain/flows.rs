@@ -355,7 +355,8 @@ impl Gatehouse {
             self.append(refused("not_enough_methods_proved")).await?;
             return Err(invalid());
         }
-        Error::from_violations(policy.check_new(
+        Error::from_violations(self.check_new_password(
+            &policy,
             "new_password",
             new_password,
             &user.username,

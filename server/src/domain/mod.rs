@@ -7,6 +7,7 @@ mod accounts;
 pub(crate) mod audit;
 pub mod authz;
 mod bulk;
+pub mod compromised;
 mod error;
 mod flows;
 pub mod hashing;

@@ -190,6 +190,27 @@ pub(crate) fn invitation(
     }
 }
 
+/// The notice that a person's password is on the compromised list (found at sign-in).
+pub(crate) fn password_compromised(user: &UserRow, at: DateTime<Utc>) -> NewMessage {
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: recipient(user),
+        subject: "Your password appeared in a data breach".to_owned(),
+        body: format!(
+            "Hello {name},
+
+When you signed in to {username} on {at} UTC, your password was found              on a list of passwords exposed in data breaches elsewhere. Attackers try such              passwords first, so you were asked to choose a new one before going on.
+
+             If you use the same password anywhere else, change it there too.
+",
+            name = user.display_name,
+            username = user.username,
+            at = at.format("%Y-%m-%d %H:%M"),
+        ),
+    }
+}
+
 pub(crate) fn password_changed(user: &UserRow, how: &str) -> NewMessage {
     NewMessage {
         tenant_id: user.tenant_id,

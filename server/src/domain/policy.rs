@@ -48,6 +48,9 @@ pub struct PasswordPolicy {
     pub notify_person_on_admin_reset: bool,
     /// Tell every global admin when an administrator's password is reset or changed.
     pub notify_admins_on_admin_password_change: bool,
+    /// At sign-in, turn a session whose password is on the compromised list into a change-only
+    /// one (and tell the person).
+    pub compromised_check_at_sign_in: bool,
 }
 
 impl Default for PasswordPolicy {
@@ -70,6 +73,7 @@ impl Default for PasswordPolicy {
             reset_methods_required: 1,
             notify_person_on_admin_reset: true,
             notify_admins_on_admin_password_change: true,
+            compromised_check_at_sign_in: true,
         }
     }
 }
@@ -111,6 +115,8 @@ pub struct PolicyUpdate {
     pub notify_person_on_admin_reset: Option<bool>,
     /// See [`PasswordPolicy::notify_admins_on_admin_password_change`].
     pub notify_admins_on_admin_password_change: Option<bool>,
+    /// See [`PasswordPolicy::compromised_check_at_sign_in`].
+    pub compromised_check_at_sign_in: Option<bool>,
 }
 
 /// Most banned terms a tenant may list.
@@ -228,6 +234,9 @@ impl PasswordPolicy {
         }
         if let Some(on) = update.notify_admins_on_admin_password_change {
             next.notify_admins_on_admin_password_change = on;
+        }
+        if let Some(on) = update.compromised_check_at_sign_in {
+            next.compromised_check_at_sign_in = on;
         }
         if let Some(terms) = update.banned_terms {
             if terms.len() > MAX_BANNED_TERMS {

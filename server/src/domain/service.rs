@@ -52,6 +52,8 @@ pub struct Gatehouse {
     /// Woken whenever this process settles a reserved password check, so checks waiting for
     /// a place on a busy account retry at once (they also poll, for other replicas' checks).
     pub(super) checks_settled: std::sync::Arc<tokio::sync::Notify>,
+    /// The compromised-password list this process checks against.
+    pub(super) compromised: std::sync::Arc<super::compromised::CompromisedList>,
 }
 
 impl std::fmt::Debug for Gatehouse {
@@ -72,6 +74,7 @@ impl Gatehouse {
             hasher,
             settings,
             checks_settled: std::sync::Arc::new(tokio::sync::Notify::new()),
+            compromised: std::sync::Arc::default(),
         }
     }
 
@@ -334,6 +337,7 @@ impl Gatehouse {
                 invitation_hours: to_u32(row.invitation_hours),
                 notify_person_on_admin_reset: row.notify_person_on_admin_reset,
                 notify_admins_on_admin_password_change: row.notify_admins_on_admin_password_change,
+                compromised_check_at_sign_in: row.compromised_check_at_sign_in,
             },
             None => PasswordPolicy::default(),
         })
@@ -560,6 +564,7 @@ pub(super) fn policy_row(tenant_id: Uuid, policy: &PasswordPolicy) -> PolicyRow 
         invitation_hours: i(policy.invitation_hours),
         notify_person_on_admin_reset: policy.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: policy.notify_admins_on_admin_password_change,
+        compromised_check_at_sign_in: policy.compromised_check_at_sign_in,
     }
 }
 
@@ -589,6 +594,7 @@ pub(super) fn new_credential(
         reminder_sent_for: None,
         attempts_in_flight: 0,
         attempts_lease_until: None,
+        compromised_at: None,
     }
 }
 

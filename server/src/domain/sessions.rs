@@ -229,6 +229,9 @@ impl Gatehouse {
             .await;
             return Err(Error::sign_in_failed());
         };
+        // A correct password on the compromised list must be changed before anything else
+        // (when the tenant checks at sign-in).
+        let compromised = policy.compromised_check_at_sign_in && self.is_compromised(password);
         // Judged on the rows this transaction locked: a forced change that committed during
         // the hash applies to this session too.
         let change_reason = if credential.must_change {
@@ -237,6 +240,8 @@ impl Gatehouse {
             } else {
                 ChangeReason::ChangeRequired
             })
+        } else if compromised {
+            Some(ChangeReason::PasswordCompromised)
         } else if policy.max_age_days > 0
             && !user.password_never_expires
             && credential.set_at + chrono::Duration::days(policy.max_age_days.into()) <= now
@@ -245,6 +250,12 @@ impl Gatehouse {
         } else {
             None
         };
+        // The person is told once per password: the credential keeps when it was found.
+        if compromised && credential.compromised_at.is_none() {
+            tx.mark_compromised(user.id, now).await?;
+            self.queue(&tx, super::notices::password_compromised(&user, now))
+                .await?;
+        }
         tx.clear_failures(user.id).await?;
         let settled = self.checks_settled.clone();
         if let Some(new_hash) = rehash {
@@ -259,7 +270,13 @@ impl Gatehouse {
             caller,
             "session.sign_in",
             Outcome::Success,
-            &[("session_kind", kind.as_str())],
+            &match change_reason {
+                Some(reason) => vec![
+                    ("session_kind", kind.as_str()),
+                    ("change_reason", reason.as_str()),
+                ],
+                None => vec![("session_kind", kind.as_str())],
+            },
         ))
         .await?;
         tx.commit().await?;
@@ -287,7 +304,8 @@ impl Gatehouse {
         let policy = self.policy(session.tenant_id).await?;
         let mut violations = Vec::new();
         violations.extend(policy.check_given("current_password", current));
-        violations.extend(policy.check_new(
+        violations.extend(self.check_new_password(
+            &policy,
             "new_password",
             new,
             &user.username,
@@ -414,7 +432,8 @@ impl Gatehouse {
             return Err(invalid());
         }
         let policy = self.policy(user.tenant_id).await?;
-        Error::from_violations(policy.check_new(
+        Error::from_violations(self.check_new_password(
+            &policy,
             "new_password",
             new_password,
             &user.username,

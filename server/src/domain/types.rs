@@ -74,6 +74,8 @@ string_enum! {
         ChangeRequired = "change_required",
         /// The password outlived the policy's maximum age.
         PasswordExpired = "password_expired",
+        /// The password is on the compromised list.
+        PasswordCompromised = "password_compromised",
     }
 }
 

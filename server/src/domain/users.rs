@@ -360,7 +360,8 @@ impl Gatehouse {
         }
         let (password, generated) = match options.password {
             Some(password) => {
-                Error::from_violations(policy.check_new(
+                Error::from_violations(self.check_new_password(
+                    &policy,
                     "password",
                     &password,
                     &target.username,

@@ -72,6 +72,7 @@ pub(crate) fn change_reason(reason: Option<ChangeReason>) -> pb::PasswordChangeR
         Some(ChangeReason::TemporaryPassword) => pb::PasswordChangeReason::TemporaryPassword,
         Some(ChangeReason::ChangeRequired) => pb::PasswordChangeReason::ChangeRequired,
         Some(ChangeReason::PasswordExpired) => pb::PasswordChangeReason::PasswordExpired,
+        Some(ChangeReason::PasswordCompromised) => pb::PasswordChangeReason::PasswordCompromised,
     }
 }
 
@@ -260,6 +261,7 @@ pub(crate) fn policy(p: PasswordPolicy) -> pb::PasswordPolicy {
         reset_methods_required: int(p.reset_methods_required),
         notify_person_on_admin_reset: p.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: p.notify_admins_on_admin_password_change,
+        compromised_check_at_sign_in: p.compromised_check_at_sign_in,
     }
 }
 
@@ -282,6 +284,7 @@ pub(crate) fn policy_update(u: pb::PasswordPolicyUpdate) -> PolicyUpdate {
         reset_methods_required: u.reset_methods_required,
         notify_person_on_admin_reset: u.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: u.notify_admins_on_admin_password_change,
+        compromised_check_at_sign_in: u.compromised_check_at_sign_in,
     }
 }
 

@@ -47,6 +47,7 @@ mod tests {
             reminder_sent_for: None,
             attempts_in_flight: 0,
             attempts_lease_until: None,
+            compromised_at: None,
         };
         let shown = format!("{hash:?} {row:?}");
         assert!(!shown.contains("argon2"), "{shown}");

@@ -153,6 +153,16 @@ impl Tx {
         release(self.conn(), user_id).await
     }
 
+    /// Records when the user's current password was found on the compromised list.
+    pub async fn mark_compromised(&self, user_id: Uuid, at: DateTime<Utc>) -> StoreResult<()> {
+        password_credential::Entity::update_many()
+            .col_expr(Column::CompromisedAt, Expr::value(Some(at)))
+            .filter(Column::UserId.eq(user_id))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// After a correct password: its place back, no failures, no lock history.
     pub async fn clear_failures(&self, user_id: Uuid) -> StoreResult<()> {
         password_credential::Entity::update_many()

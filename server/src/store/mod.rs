@@ -10,6 +10,7 @@ mod bulk;
 mod cache;
 mod cleanup;
 mod codes;
+mod compromised;
 pub mod entities;
 mod feed;
 mod flows;
@@ -43,6 +44,7 @@ pub use bulk::{BulkItemRow, BulkJobRow, PENDING};
 pub use cache::TTL as CACHE_TTL;
 pub use cleanup::Expiring;
 pub use codes::CodeRow;
+pub use compromised::CompromisedListRow;
 pub use entities::{
     administrative_unit::Model as UnitRow, audit_event::Model as AuditRow,
     password_credential::Model as CredentialRow, password_policy::Model as PolicyRow,

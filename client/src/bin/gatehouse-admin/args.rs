@@ -352,6 +352,10 @@ pub(crate) struct PolicySetArgs {
     /// (true or false).
     #[arg(long, value_name = "BOOL")]
     pub(crate) notify_admins_on_admin_password_change: Option<bool>,
+    /// At sign-in, make a person whose password is on the compromised list change it (true or
+    /// false).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) compromised_check_at_sign_in: Option<bool>,
 }
 
 #[derive(Debug, Subcommand)]

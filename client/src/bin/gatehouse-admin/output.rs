@@ -307,6 +307,10 @@ pub(crate) fn policy_fields(p: &pb::PasswordPolicy) -> Vec<(&'static str, String
             "notify_admins_on_admin_password_change",
             p.notify_admins_on_admin_password_change.to_string(),
         ),
+        (
+            "compromised_check_at_sign_in",
+            p.compromised_check_at_sign_in.to_string(),
+        ),
     ]
 }
 
@@ -329,6 +333,7 @@ pub(crate) fn policy_json(p: &pb::PasswordPolicy) -> Value {
         "reset_methods_required": p.reset_methods_required,
         "notify_person_on_admin_reset": p.notify_person_on_admin_reset,
         "notify_admins_on_admin_password_change": p.notify_admins_on_admin_password_change,
+        "compromised_check_at_sign_in": p.compromised_check_at_sign_in,
     })
 }
 

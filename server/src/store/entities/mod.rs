@@ -4,6 +4,8 @@ pub mod administrative_unit;
 pub mod audit_event;
 pub mod bulk_job;
 pub mod bulk_job_item;
+pub mod compromised_list;
+pub mod compromised_list_chunk;
 pub mod one_time_code;
 pub mod outbox_message;
 pub mod password_credential;

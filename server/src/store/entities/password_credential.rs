@@ -21,6 +21,7 @@ pub struct Model {
     pub reminder_sent_for: Option<DateTimeUtc>,
     pub attempts_in_flight: i32,
     pub attempts_lease_until: Option<DateTimeUtc>,
+    pub compromised_at: Option<DateTimeUtc>,
 }
 
 #[allow(missing_docs)]

@@ -26,6 +26,7 @@ pub struct Model {
     pub invitation_hours: i32,
     pub notify_person_on_admin_reset: bool,
     pub notify_admins_on_admin_password_change: bool,
+    pub compromised_check_at_sign_in: bool,
 }
 
 #[allow(missing_docs)]

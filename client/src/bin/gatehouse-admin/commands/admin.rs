@@ -84,6 +84,7 @@ fn policy_update(a: PolicySetArgs) -> pb::PasswordPolicyUpdate {
         reset_methods_required: a.reset_methods_required,
         notify_person_on_admin_reset: a.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: a.notify_admins_on_admin_password_change,
+        compromised_check_at_sign_in: a.compromised_check_at_sign_in,
     }
 }
 
@@ -308,11 +309,14 @@ pub(super) async fn roles(context: &Context, command: RolesCommand) -> Result<()
             done(
                 context,
                 assignment_json(&assignment),
-                &format!(
-                    "{who} is now {} {}",
-                    role_name(role as i32),
-                    scope_text(&assignment)
-                ),
+                &match unit {
+                    Some(unit) => format!(
+                        "{who} is now {} over the unit {}",
+                        role_name(role as i32),
+                        unit.name
+                    ),
+                    None => format!("{who} is now {}", role_name(role as i32)),
+                },
             );
             Ok(())
         }
