@@ -1,5 +1,6 @@
 //! An index for counting the audit log by action over a time window (the password activity
-//! report): each reported action is one range of `(tenant_id, action, occurred_at)`.
+//! report): each reported action is one range of `(tenant_id, action, occurred_at)`, and with
+//! the outcome in it the counts are read from the index alone.
 
 use sea_orm_migration::prelude::*;
 
@@ -12,6 +13,7 @@ enum AuditEvents {
     TenantId,
     Action,
     OccurredAt,
+    Outcome,
 }
 
 const NAME: &str = "ix_audit_events_tenant_action_time";
@@ -27,6 +29,7 @@ impl MigrationTrait for Migration {
                     .col(AuditEvents::TenantId)
                     .col(AuditEvents::Action)
                     .col(AuditEvents::OccurredAt)
+                    .col(AuditEvents::Outcome)
                     .to_owned(),
             )
             .await

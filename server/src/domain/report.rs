@@ -74,12 +74,18 @@ pub struct Activity {
 }
 
 impl Activity {
+    /// Adds a count: per action and outcome (`kind` empty), or of the events of an action
+    /// set apart by kind, which were counted under their action too (a bulk or invitation
+    /// reset moves from `admin_resets` to its own count).
     fn add(&mut self, action: &str, outcome: &str, kind: &str, n: u64) {
         let success = outcome == "success";
+        if action == "password.reset" && success && !kind.is_empty() {
+            self.admin_resets = self.admin_resets.saturating_sub(n);
+        }
         let slot = match (action, kind) {
             ("password.reset", "bulk") if success => &mut self.bulk_resets,
             ("password.reset", "invitation") if success => &mut self.invitation_resets,
-            ("password.reset", _) if success => &mut self.admin_resets,
+            ("password.reset", "") if success => &mut self.admin_resets,
             ("password.self_reset", _) if success => &mut self.self_service_completed,
             ("password.change", _) if success => &mut self.password_changes,
             ("reset.start", _) => &mut self.self_service_started,
@@ -294,8 +300,9 @@ mod tests {
     #[test]
     fn events_land_in_their_counts_and_abandoned_is_what_did_not_finish() {
         let mut a = Activity::default();
+        // Five resets, three of them by a bulk job (counted again under their kind).
+        a.add("password.reset", "success", "", 5);
         a.add("password.reset", "success", "bulk", 3);
-        a.add("password.reset", "success", "", 2);
         a.add("password.reset", "denied", "", 9);
         a.add("reset.start", "success", "", 5);
         a.add("password.self_reset", "success", "", 2);

@@ -2,7 +2,7 @@
 //! per action (`ix_audit_events_tenant_action_time`), never a row per event in memory.
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait as _};
 use sea_orm::{
     ColumnTrait as _, DatabaseBackend, EntityTrait as _, FromQueryResult, QueryFilter as _,
     QueryOrder as _, QuerySelect as _,
@@ -27,14 +27,22 @@ pub const REPORTED_ACTIONS: &[&str] = &[
     "reset_request.dismiss",
 ];
 
-/// What sets some events of one action apart, read from their details in SQL: the kind of an
+/// The actions whose events a report tells apart by their details: the kind of an
 /// administrator's reset, and the refusals that mean a flow ran out of tries or sends.
+const KINDED_ACTIONS: &[&str] = &[
+    "password.reset",
+    "reset.code_rejected",
+    "reset.code_not_sent",
+];
+
+/// The kind of one of [`KINDED_ACTIONS`]' events, read from its details in SQL; `NULL` for the
+/// rest, which the kind query leaves out.
 const KIND: &str = r#"CASE
     WHEN action = 'password.reset' AND details LIKE '%"bulk_job":%' THEN 'bulk'
     WHEN action = 'password.reset' AND details LIKE '%"delivery":"invitation"%' THEN 'invitation'
     WHEN action = 'reset.code_rejected' AND details LIKE '%"reason":"no_tries_left"%' THEN 'blocked'
     WHEN action = 'reset.code_not_sent' AND details LIKE '%"reason":"flow_sends_used_up"%' THEN 'blocked'
-    ELSE '' END"#;
+    END"#;
 
 /// How many events of one action, outcome and kind fell in one period.
 #[derive(Clone, Debug, PartialEq, Eq, FromQueryResult)]
@@ -46,7 +54,7 @@ pub struct ActivityCount {
     pub action: String,
     /// The event's outcome.
     pub outcome: String,
-    /// See [`KIND`]; empty for most events.
+    /// See [`KIND`]; empty in the per-action counts.
     pub kind: String,
     /// How many.
     pub n: i64,
@@ -62,7 +70,11 @@ pub struct ActorCount {
 }
 
 impl Store {
-    /// Counts of the reported actions in `[start, end)`, per day or hour (UTC).
+    /// Counts of the reported actions in `[start, end)`, per day or hour (UTC), by action
+    /// and outcome (`kind` empty), then the events set apart by their details (`kind` set,
+    /// counted again under their action). The first query reads only the index
+    /// `(tenant_id, action, occurred_at, outcome)`; only the second reads rows, and only of
+    /// the [`KINDED_ACTIONS`].
     pub async fn activity_counts(
         &self,
         tenant_id: Uuid,
@@ -81,24 +93,43 @@ impl Store {
             (_, false) => "substr(occurred_at, 1, 10)",
             (_, true) => "substr(occurred_at, 1, 13)",
         };
-        Ok(audit_event::Entity::find()
+        let window = |actions: &'static [&'static str]| {
+            audit_event::Entity::find()
+                .filter(audit_event::Column::TenantId.eq(tenant_id))
+                .filter(audit_event::Column::Action.is_in(actions.iter().copied()))
+                .filter(audit_event::Column::OccurredAt.gte(start))
+                .filter(audit_event::Column::OccurredAt.lt(end))
+        };
+        let mut counts = window(REPORTED_ACTIONS)
+            .select_only()
+            .column_as(Expr::cust(bucket), "bucket")
+            .column(audit_event::Column::Action)
+            .column(audit_event::Column::Outcome)
+            .column_as(Expr::val(""), "kind")
+            .column_as(audit_event::Column::Id.count(), "n")
+            .group_by(Expr::cust(bucket))
+            .group_by(audit_event::Column::Action)
+            .group_by(audit_event::Column::Outcome)
+            .into_model::<ActivityCount>()
+            .all(self.conn())
+            .await?;
+        let kinded = window(KINDED_ACTIONS)
             .select_only()
             .column_as(Expr::cust(bucket), "bucket")
             .column(audit_event::Column::Action)
             .column(audit_event::Column::Outcome)
             .column_as(Expr::cust(KIND), "kind")
             .column_as(audit_event::Column::Id.count(), "n")
-            .filter(audit_event::Column::TenantId.eq(tenant_id))
-            .filter(audit_event::Column::Action.is_in(REPORTED_ACTIONS.iter().copied()))
-            .filter(audit_event::Column::OccurredAt.gte(start))
-            .filter(audit_event::Column::OccurredAt.lt(end))
+            .filter(Expr::cust(KIND).is_not_null())
             .group_by(Expr::cust(bucket))
             .group_by(audit_event::Column::Action)
             .group_by(audit_event::Column::Outcome)
             .group_by(Expr::cust(KIND))
             .into_model::<ActivityCount>()
             .all(self.conn())
-            .await?)
+            .await?;
+        counts.extend(kinded);
+        Ok(counts)
     }
 
     /// The actors with the most successful administrator resets in `[start, end)`, most first.
