@@ -170,7 +170,7 @@ impl Gatehouse {
     ) -> Result<Result<Option<UnitRef>, String>, Error> {
         let target = self.find_user(actor, key).await?;
         let roles = self.roles_of(actor.tenant_id, target.id).await?;
-        let units = self.units_of(actor.tenant_id, target.id).await?;
+        let units = self.units_judged(actor, target.id).await?;
         let decision = authz::may_touch(
             actor,
             &authz::Target {

@@ -595,7 +595,7 @@ impl Gatehouse {
                 Err(e) => return Err(e),
                 Ok(user) => {
                     let roles = self.roles_of(actor.tenant_id, user.id).await?;
-                    let units = self.units_of(actor.tenant_id, user.id).await?;
+                    let units = self.units_judged(actor, user.id).await?;
                     let target = authz::Target {
                         id: user.id,
                         roles: &roles,

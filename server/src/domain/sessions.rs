@@ -200,6 +200,9 @@ impl Gatehouse {
             }
             return Err(Error::sign_in_failed());
         }
+        // A correct password on the compromised list must be changed before anything else
+        // (when the tenant checks at sign-in); judged before the tenant's lock is taken.
+        let compromised = policy.compromised_check_at_sign_in && self.is_compromised(password);
         let rehash = if verified.needs_rehash {
             Some(self.hasher.hash(password).await?)
         } else {
@@ -229,9 +232,6 @@ impl Gatehouse {
             .await;
             return Err(Error::sign_in_failed());
         };
-        // A correct password on the compromised list must be changed before anything else
-        // (when the tenant checks at sign-in).
-        let compromised = policy.compromised_check_at_sign_in && self.is_compromised(password);
         // Judged on the rows this transaction locked: a forced change that committed during
         // the hash applies to this session too.
         let change_reason = if credential.must_change {

@@ -10,7 +10,7 @@ use super::audit::{self, Outcome};
 use super::error::{Error, FieldViolation};
 use super::service::Gatehouse;
 use super::types::{Actor, AdministrativeUnit, Role, UnitRef};
-use super::users::{UserPage, page_size_or_default};
+use super::users::{UserPage, page_size_or_default, parse_id};
 use crate::store::{self, UnitRow};
 
 const MANAGERS: &[Role] = &[Role::GlobalAdmin, Role::UserAdmin];
@@ -92,7 +92,7 @@ impl Gatehouse {
         self.require_tenant_wide(actor, "unit.update", MANAGERS)
             .await?;
         let mut violations = Vec::new();
-        let id = unit_id("unit_id", id).map_err(|v| violations.push(v)).ok();
+        let id = parse_id("unit_id", id).map_err(|v| violations.push(v)).ok();
         if version <= 0 {
             violations.push(FieldViolation::new(
                 "version",
@@ -357,15 +357,7 @@ impl Gatehouse {
 
 /// A unit id from a request.
 pub(super) fn parse_unit_id(field: &str, id: &str) -> Result<Uuid, Error> {
-    unit_id(field, id).map_err(|v| Error::invalid(&v.field, v.description))
-}
-
-fn unit_id(field: &str, id: &str) -> Result<Uuid, FieldViolation> {
-    if id.is_empty() {
-        return Err(FieldViolation::new(field, "required"));
-    }
-    Uuid::parse_str(id)
-        .map_err(|_| FieldViolation::new(field, "not a valid id (a UUID such as 0192…)"))
+    parse_id(field, id).map_err(|v| Error::invalid(&v.field, v.description))
 }
 
 pub(super) fn no_such_unit() -> Error {

@@ -556,7 +556,7 @@ impl Gatehouse {
         target: Uuid,
     ) -> Result<authz::Scope, Error> {
         let roles = self.roles_of(actor.tenant_id, target).await?;
-        let units = self.units_of(actor.tenant_id, target).await?;
+        let units = self.units_judged(actor, target).await?;
         self.judge(actor, action, target, &roles, &units).await
     }
 
@@ -576,7 +576,12 @@ impl Gatehouse {
             .await?
             .ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
         let roles = roles_from(&tx.roles_of_user(actor.tenant_id, target).await?);
-        let units = tx.units_of_user(actor.tenant_id, target).await?;
+        // Units matter only to a role scoped to one.
+        let units = if actor.scoped.is_empty() {
+            Vec::new()
+        } else {
+            tx.units_of_user(actor.tenant_id, target).await?
+        };
         let decision = authz::may_touch(
             actor,
             &authz::Target {
@@ -626,6 +631,19 @@ impl Gatehouse {
         Ok(roles_from(
             &self.store.roles_of_users(tenant_id, &[user_id]).await?,
         ))
+    }
+
+    /// The target's units as [`authz::may_touch`] needs them for this actor: none to read
+    /// when the actor holds no role scoped to a unit (the decision never looks at them then).
+    pub(super) async fn units_judged(
+        &self,
+        actor: &Actor,
+        user_id: Uuid,
+    ) -> Result<Vec<Uuid>, Error> {
+        if actor.scoped.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.units_of(actor.tenant_id, user_id).await
     }
 
     /// The units a user is a member of.
@@ -774,7 +792,7 @@ fn collect<T>(violations: &mut Vec<FieldViolation>, result: Result<T, Error>) ->
     }
 }
 
-fn parse_id(field: &str, id: &str) -> Result<Uuid, FieldViolation> {
+pub(super) fn parse_id(field: &str, id: &str) -> Result<Uuid, FieldViolation> {
     if id.is_empty() {
         return Err(FieldViolation::new(field, "required"));
     }
