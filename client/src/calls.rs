@@ -76,6 +76,7 @@ unary!(admin, "AdminService":
     "RemoveUnitMembers" remove_unit_members(RemoveUnitMembersRequest) -> RemoveUnitMembersResponse;
     "ListUnitMembers" list_unit_members(ListUnitMembersRequest) -> ListUnitMembersResponse;
     "GetPasswordActivityReport" get_password_activity_report(GetPasswordActivityReportRequest) -> GetPasswordActivityReportResponse;
+    "SendRegistrationReminders" send_registration_reminders(SendRegistrationRemindersRequest) -> SendRegistrationRemindersResponse;
 );
 
 unary!(self_service, "SelfService":
@@ -92,6 +93,8 @@ unary!(self_service, "SelfService":
     "ConfirmVerificationMethod" confirm_verification_method(ConfirmVerificationMethodRequest) -> ConfirmVerificationMethodResponse;
     "ListVerificationMethods" list_verification_methods(ListVerificationMethodsRequest) -> ListVerificationMethodsResponse;
     "RemoveVerificationMethod" remove_verification_method(RemoveVerificationMethodRequest) -> RemoveVerificationMethodResponse;
+    "SendVerificationCode" send_verification_code(SendVerificationCodeRequest) -> SendVerificationCodeResponse;
+    "SnoozeRegistration" snooze_registration(SnoozeRegistrationRequest) -> SnoozeRegistrationResponse;
 );
 
 #[cfg(test)]

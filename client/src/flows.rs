@@ -13,7 +13,8 @@ use crate::{CallError, Client, SessionToken, TemporaryPassword, pb};
 pub struct SignedIn {
     /// The bearer token; pass it to [`Client::with_session_token`].
     pub token: SessionToken,
-    /// Full, or change-only when the password must be changed first.
+    /// Full; change-only when the password must be changed first; registration-only when
+    /// the tenant requires security info the person has not registered.
     pub kind: pb::SessionKind,
     /// Why the session is change-only.
     pub change_reason: pb::PasswordChangeReason,
@@ -21,23 +22,36 @@ pub struct SignedIn {
     pub expire_time: Option<Timestamp>,
     /// The signed-in user's id.
     pub user_id: String,
+    /// Where the person stands with the security info the tenant requires (set only when
+    /// it requires registration).
+    pub registration: Option<pb::RegistrationStatus>,
 }
 
 impl SignedIn {
-    /// True when the session only allows changing the password (temporary, required or
-    /// expired password): call [`Client::change_password`] with it.
+    /// True when the session only allows changing the password (temporary, required,
+    /// expired or compromised password): call [`Client::change_password`] with it.
     pub fn must_change_password(&self) -> bool {
         self.kind == pb::SessionKind::PasswordChangeOnly
     }
+
+    /// True when the session only allows registering security info: add and confirm
+    /// verification methods, or `SnoozeRegistration` while snoozes remain.
+    pub fn must_register(&self) -> bool {
+        self.kind == pb::SessionKind::RegistrationOnly
+    }
 }
 
-/// A new full session from [`Client::change_password`]; every earlier one was revoked.
+/// A new session from [`Client::change_password`]; every earlier one was revoked.
 #[derive(Debug)]
 pub struct PasswordChanged {
     /// The bearer token of the new session.
     pub token: SessionToken,
     /// When it ends.
     pub expire_time: Option<Timestamp>,
+    /// Full, or registration-only as at sign-in.
+    pub kind: pb::SessionKind,
+    /// As in [`SignedIn::registration`].
+    pub registration: Option<pb::RegistrationStatus>,
 }
 
 /// The result of [`Client::reset_password`].
@@ -198,6 +212,7 @@ impl Client {
             token: SessionToken::new(response.session_token),
             expire_time: response.expire_time,
             user_id: response.user_id,
+            registration: response.registration,
         })
     }
 
@@ -216,8 +231,10 @@ impl Client {
             })
             .await?;
         Ok(PasswordChanged {
+            kind: response.session_kind(),
             token: SessionToken::new(response.session_token),
             expire_time: response.expire_time,
+            registration: response.registration,
         })
     }
 

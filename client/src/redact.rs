@@ -66,11 +66,15 @@ macro_rules! redacted_debug {
 redacted_debug! {
     SignInRequest { username, tenant; secret password }
     SignInResponse {
-        session_kind as SessionKind, change_reason as PasswordChangeReason, expire_time, user_id;
+        session_kind as SessionKind, change_reason as PasswordChangeReason, expire_time, user_id,
+        registration;
         secret session_token
     }
     ChangePasswordRequest { ; secret current_password, new_password }
-    ChangePasswordResponse { expire_time; secret session_token }
+    ChangePasswordResponse {
+        expire_time, session_kind as SessionKind, registration;
+        secret session_token
+    }
     StartPasswordResetResponse { ; secret flow_id }
     SendResetCodeRequest { address; secret flow_id }
     VerifyResetCodeRequest { ; secret flow_id, code }
@@ -153,10 +157,11 @@ mod tests {
                 "{:?}",
                 pb::ChangePasswordResponse {
                     session_token: s(),
-                    expire_time: None,
+                    session_kind: pb::SessionKind::RegistrationOnly as i32,
+                    ..Default::default()
                 }
             ),
-            &[],
+            &["RegistrationOnly"],
         );
         assert_hidden(
             format!(

@@ -27,6 +27,7 @@ mod m20261202_000016_password_notices;
 mod m20261202_000017_administrative_units;
 mod m20261202_000018_audit_time_index;
 mod m20261202_000019_compromised_passwords;
+mod m20261202_000020_registration;
 
 /// All migrations, oldest first.
 pub struct Migrator;
@@ -54,6 +55,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261202_000017_administrative_units::Migration),
             Box::new(m20261202_000018_audit_time_index::Migration),
             Box::new(m20261202_000019_compromised_passwords::Migration),
+            Box::new(m20261202_000020_registration::Migration),
         ]
     }
 }

@@ -489,6 +489,17 @@ pub async fn user_with_alternate_email(
     alt: &str,
 ) -> Client {
     let (client, _) = server.user_with_roles(admin, name, &[]).await;
+    register_alternate_email(&client, sink, alt).await;
+    client
+}
+
+/// Adds an alternate email with the client's session (full or registration-only) and confirms
+/// it with the first code mailed to that address.
+pub async fn register_alternate_email(
+    client: &Client,
+    sink: &smtp::SmtpSink,
+    alt: &str,
+) -> pb::ConfirmVerificationMethodResponse {
     let added = client
         .self_service()
         .add_verification_method(pb::AddVerificationMethodRequest {
@@ -513,8 +524,8 @@ pub async fn user_with_alternate_email(
             code,
         })
         .await
-        .expect("confirm");
-    client
+        .expect("confirm")
+        .into_inner()
 }
 
 /// A loopback port free right now (the kernel's pick; a server binds it next).

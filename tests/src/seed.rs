@@ -52,6 +52,7 @@ pub async fn insert_users(
             updated_at: Set(now),
             version: Set(1),
             password_never_expires: Set(false),
+            ..Default::default()
         });
         user::Entity::insert_many(rows)
             .exec(&db)

@@ -82,9 +82,10 @@ enum Rpc {
     RemoveUnitMembers,
     ListUnitMembers,
     GetPasswordActivityReport,
+    SendRegistrationReminders,
 }
 
-const RPCS: [Rpc; 37] = [
+const RPCS: [Rpc; 38] = [
     Rpc::CreateUser,
     Rpc::GetUser,
     Rpc::ListUsers,
@@ -122,6 +123,7 @@ const RPCS: [Rpc; 37] = [
     Rpc::RemoveUnitMembers,
     Rpc::ListUnitMembers,
     Rpc::GetPasswordActivityReport,
+    Rpc::SendRegistrationReminders,
 ];
 
 /// What a caller should get from an RPC aimed at a user of the first tenant.
@@ -159,7 +161,8 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
                 | ListResetRequests
                 | CreateAdministrativeUnit
                 | ListAdministrativeUnits
-                | GetPasswordActivityReport => Expect::Allowed,
+                | GetPasswordActivityReport
+                | SendRegistrationReminders => Expect::Allowed,
                 // Tenants are managed from the default tenant only.
                 CreateTenant | ListTenants => Expect::Denied,
                 _ => Expect::NotFound,
@@ -183,9 +186,10 @@ fn expected(caller: Caller, rpc: Rpc) -> Expect {
         GetBulkJob | ListResetRequests => &["global", "user", "password", "auditor"],
         // The job was run by the global admin: only they acknowledge its results.
         AcknowledgeBulkResults => &["global"],
-        ResolveResetRequest | ListUserVerificationMethods | ClearVerificationMethods => {
-            &["global", "user", "password"]
-        }
+        ResolveResetRequest
+        | ListUserVerificationMethods
+        | ClearVerificationMethods
+        | SendRegistrationReminders => &["global", "user", "password"],
         CreateAdministrativeUnit
         | UpdateAdministrativeUnit
         | DeleteAdministrativeUnit
@@ -462,6 +466,13 @@ async fn call(
             .await
             .map(drop)
         }
+        Rpc::SendRegistrationReminders => stub
+            .send_registration_reminders(pb::SendRegistrationRemindersRequest {
+                validate_only: true,
+                ..Default::default()
+            })
+            .await
+            .map(drop),
         Rpc::ListUnitMembers => {
             let unit = unit_with(admin, fresh, n).await;
             stub.list_unit_members(pb::ListUnitMembersRequest {
@@ -792,7 +803,8 @@ fn expected_scoped(caller: Scoped, target: Target, rpc: Rpc) -> Expect {
         | GetPasswordPolicy
         | GetBulkJob
         | ListResetRequests
-        | ListAdministrativeUnits => true,
+        | ListAdministrativeUnits
+        | SendRegistrationReminders => true,
         // The unit of these calls is a fresh one, not the caller's.
         ListUnitMembers => false,
         CreateUser

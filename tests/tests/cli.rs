@@ -27,6 +27,7 @@ backend_tests!(
     a_server_certificate_the_ca_did_not_sign_is_named_in_the_error,
     audit_tail_prints_each_event_as_one_json_line_and_follows_new_ones,
     units_scope_a_role_and_the_report_counts_the_resets,
+    registration_is_required_listed_reminded_and_snoozed_from_the_cli,
 );
 
 /// The binary `scripts/test` built.
@@ -1287,4 +1288,105 @@ async fn units_scope_a_role_and_the_report_counts_the_resets(backend: Backend) {
         .run(&["report", "passwords", "--from", "yesterday"])
         .await;
     assert_eq!(bad.code, 2, "{}", bad.stderr);
+}
+
+async fn registration_is_required_listed_reminded_and_snoozed_from_the_cli(backend: Backend) {
+    let sink = SmtpSink::start().await;
+    let server = TestServer::start_with(backend, |config| sink.configure(config)).await;
+    let admin = server.admin().await;
+    let shell = Shell::new(&server);
+    shell.login(&server.admin_username, ADMIN_PASSWORD).await;
+    gatehouse_tests::create_user(&admin, "nora@contoso.example", &[]).await;
+
+    shell
+        .run(&[
+            "policy",
+            "set",
+            "--require-registration",
+            "true",
+            "--registration-snoozes",
+            "2",
+            "--reconfirm-days",
+            "90",
+        ])
+        .await
+        .ok();
+    let policy = shell.run(&["--json", "policy", "show"]).await.ok().json();
+    assert_eq!(policy["require_registration"], true);
+    assert_eq!(policy["reconfirm_days"], 90);
+
+    let listed = shell
+        .run(&[
+            "--json",
+            "users",
+            "list",
+            "--registration",
+            "not-registered",
+        ])
+        .await
+        .ok()
+        .json();
+    let names: Vec<&str> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .inspect(|u| assert_eq!(u["registration_state"], "not registered"))
+        .filter_map(|u| u["username"].as_str())
+        .collect();
+    assert!(names.contains(&"nora@contoso.example"), "{names:?}");
+    let table = shell.run(&["users", "list"]).await.ok();
+    let row = table
+        .stdout
+        .lines()
+        .find(|l| l.contains("nora@contoso.example"))
+        .expect("nora's row");
+    assert!(row.contains("not registered"), "{row}");
+
+    let dry = shell
+        .run(&["--json", "users", "remind-registration", "--dry-run"])
+        .await
+        .ok()
+        .json();
+    assert_eq!(dry["reminded"], 1, "nora; never the caller");
+    let sent = shell.run(&["users", "remind-registration"]).await.ok();
+    assert!(sent.stdout.contains("reminded 1 people"), "{}", sent.stdout);
+    sink.wait_for_match(0, std::time::Duration::from_secs(10), |m| {
+        m.to == ["nora@contoso.example"] && m.data.contains("Register your security info")
+    })
+    .await;
+
+    // Nora signs in: told what is missing, then puts it off.
+    let nora = Shell::new(&server);
+    let told = nora
+        .run_with_stdin(
+            &["login", "nora@contoso.example", "--password-stdin"],
+            &format!("{USER_PASSWORD}\n"),
+        )
+        .await
+        .ok();
+    assert!(
+        told.stderr
+            .contains("0 of 1 verification methods are confirmed")
+            && told.stderr.contains("--snooze-registration")
+            && told.stderr.contains("2 snoozes left"),
+        "{}",
+        told.stderr
+    );
+    let snoozed = nora
+        .run_with_stdin(
+            &[
+                "login",
+                "nora@contoso.example",
+                "--password-stdin",
+                "--snooze-registration",
+            ],
+            &format!("{USER_PASSWORD}\n"),
+        )
+        .await
+        .ok();
+    assert!(
+        snoozed.stderr.contains("put off (1 snoozes left)"),
+        "{}",
+        snoozed.stderr
+    );
 }

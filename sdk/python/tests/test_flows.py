@@ -188,6 +188,38 @@ def test_list_users_reads_every_page(admin: Client) -> None:
     assert ADMIN in listed
 
 
+def test_a_tenant_requiring_security_info_opens_registration_only_sessions(
+    client: Client, admin: Client
+) -> None:
+    username, temporary = user_with_temporary_password(admin, "rita")
+
+    def require(on: bool) -> None:
+        update = common_pb2.PasswordPolicyUpdate(require_registration=on)
+        admin.call(
+            admin.admin.UpdatePasswordPolicy, admin_pb2.UpdatePasswordPolicyRequest(update=update)
+        )
+
+    require(True)
+    try:
+        # The password to change comes first; the session the change opens asks to register.
+        first = client.sign_in(username, temporary)
+        assert first.must_change_password and not first.must_register
+        assert first.registration is not None
+        assert first.registration.state == common_pb2.REGISTRATION_STATE_NOT_REGISTERED
+        chosen = "a quiet harbour at dusk in may"
+        changed = client.with_session(first.token).change_password(temporary, chosen)
+        assert changed.kind == common_pb2.SESSION_KIND_REGISTRATION_ONLY
+        again = client.sign_in(username, chosen)
+        assert again.must_register
+        assert again.registration is not None and again.registration.snoozes_left == 3
+        with pytest.raises(GatehouseError) as refused:
+            list(client.with_session(again.token).list_users())
+        assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+    finally:
+        require(False)
+    assert client.sign_in(username, chosen).registration is None
+
+
 def test_raw_stubs_run_with_the_session_through_call(admin: Client) -> None:
     policy = admin.call(admin.admin.GetPasswordPolicy, admin_pb2.GetPasswordPolicyRequest())
     assert policy.policy.min_length == 15

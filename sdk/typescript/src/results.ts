@@ -15,6 +15,7 @@ import {
 import {
   type PasswordChangeReason,
   passwordChangeReasonToJSON,
+  type RegistrationStatus,
   SessionKind,
 } from "./gen/gatehouse/v1/common";
 import type { ChangePasswordResponse, SignInResponse } from "./gen/gatehouse/v1/self_service";
@@ -22,7 +23,10 @@ import type { ChangePasswordResponse, SignInResponse } from "./gen/gatehouse/v1/
 /** A new session, from `Client.signIn`. */
 export class SignedIn {
   readonly #token: string;
-  /** SESSION_KIND_FULL, or SESSION_KIND_PASSWORD_CHANGE_ONLY when the password must change. */
+  /**
+   * SESSION_KIND_FULL; SESSION_KIND_PASSWORD_CHANGE_ONLY when the password must change;
+   * SESSION_KIND_REGISTRATION_ONLY when the tenant requires security info not yet registered.
+   */
   readonly kind: SessionKind;
   /** Why the session is change-only; PASSWORD_CHANGE_REASON_UNSPECIFIED for a full one. */
   readonly changeReason: PasswordChangeReason;
@@ -30,6 +34,8 @@ export class SignedIn {
   readonly expireTime: Date | undefined;
   /** The signed-in user's id. */
   readonly userId: string;
+  /** Where the person stands with the security info the tenant requires (when it does). */
+  readonly registration: RegistrationStatus | undefined;
 
   constructor(response: SignInResponse) {
     this.#token = response.sessionToken;
@@ -37,6 +43,7 @@ export class SignedIn {
     this.changeReason = response.changeReason;
     this.expireTime = response.expireTime;
     this.userId = response.userId;
+    this.registration = response.registration;
   }
 
   /** The bearer token: pass it to `Client.withSession`. */
@@ -49,21 +56,32 @@ export class SignedIn {
     return this.kind === SessionKind.SESSION_KIND_PASSWORD_CHANGE_ONLY;
   }
 
+  /** True when the session only allows registering security info (or SnoozeRegistration). */
+  get mustRegister(): boolean {
+    return this.kind === SessionKind.SESSION_KIND_REGISTRATION_ONLY;
+  }
+
   /** The change reason's name, e.g. `PASSWORD_CHANGE_REASON_TEMPORARY_PASSWORD`. */
   get changeReasonName(): string {
     return passwordChangeReasonToJSON(this.changeReason);
   }
 }
 
-/** A new full session, from `Client.changePassword`; every earlier one is revoked. */
+/** A new session, from `Client.changePassword`; every earlier one is revoked. */
 export class PasswordChanged {
   readonly #token: string;
   /** When the session ends. */
   readonly expireTime: Date | undefined;
+  /** Full, or registration-only as at sign-in. */
+  readonly kind: SessionKind;
+  /** As in `SignedIn.registration`. */
+  readonly registration: RegistrationStatus | undefined;
 
   constructor(response: ChangePasswordResponse) {
     this.#token = response.sessionToken;
     this.expireTime = response.expireTime;
+    this.kind = response.sessionKind;
+    this.registration = response.registration;
   }
 
   /** The bearer token of the new session. */

@@ -214,6 +214,35 @@ test("listUsers reads every page", async () => {
   assert.deepEqual(listed, [...listed].sort());
 });
 
+test("a tenant requiring security info opens registration-only sessions", async () => {
+  const [username, temporary] = await userWithTemporaryPassword("rita");
+  const require = (on: boolean) =>
+    admin.call(pb.AdminServiceService.updatePasswordPolicy, {
+      update: common.PasswordPolicyUpdate.fromPartial({ requireRegistration: on }),
+    });
+  await require(true);
+  const chosen = "a quiet harbour at dusk in may";
+  try {
+    // The password to change comes first; the session the change opens asks to register.
+    const first = await client.signIn(username, temporary);
+    assert.ok(first.mustChangePassword && !first.mustRegister);
+    assert.equal(
+      first.registration?.state,
+      common.RegistrationState.REGISTRATION_STATE_NOT_REGISTERED,
+    );
+    const changed = await client.withSession(first.token).changePassword(temporary, chosen);
+    assert.equal(changed.kind, common.SessionKind.SESSION_KIND_REGISTRATION_ONLY);
+    const again = await client.signIn(username, chosen);
+    assert.ok(again.mustRegister);
+    assert.equal(again.registration?.snoozesLeft, 3);
+    const denied = await refusal(collect(client.withSession(again.token).listUsers()));
+    assert.equal(denied.code, status.PERMISSION_DENIED);
+  } finally {
+    await require(false);
+  }
+  assert.equal((await client.signIn(username, chosen)).registration, undefined);
+});
+
 test("any RPC runs with the session through call", async () => {
   const { policy } = await admin.call(pb.AdminServiceService.getPasswordPolicy, {});
   assert.equal(policy?.minLength, 15);

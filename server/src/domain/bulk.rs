@@ -414,6 +414,7 @@ impl Gatehouse {
                     state: state.map(|s| s.as_str().to_owned()),
                     after_username: None,
                     in_units: authz::read_reach(actor).units,
+                    registration: None,
                 };
                 loop {
                     let page = self

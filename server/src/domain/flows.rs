@@ -255,12 +255,19 @@ impl Gatehouse {
         };
         let tx = self.store.write_tenant(flow.tenant_id).await?;
         // An authenticator's step must be newer than the last accepted: no code twice.
-        if let Some(step) = step
-            && !tx.verify_method(method_id, step, now).await?
-        {
-            drop(tx);
-            self.append(rejected("code_already_used")).await?;
-            return Err(invalid());
+        match step {
+            Some(step) => {
+                if !tx
+                    .verify_method(method_id, store::Proof::Step(step), now)
+                    .await?
+                {
+                    drop(tx);
+                    self.append(rejected("code_already_used")).await?;
+                    return Err(invalid());
+                }
+            }
+            // Proving a method by a fresh code confirms again that it is the person's.
+            None => tx.reconfirm_method(method_id, now).await?,
         }
         // Read again under the tenant lock, so parallel proofs of two methods both count.
         let Some(current) = tx.flow(flow.id).await? else {

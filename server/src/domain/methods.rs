@@ -9,9 +9,10 @@ use uuid::Uuid;
 
 use super::audit::{self, Outcome};
 use super::error::Error;
+use super::registration::Registration;
 use super::secret::Password;
 use super::service::Gatehouse;
-use super::types::{Actor, Caller, Role, SessionKind};
+use super::types::{Actor, Caller, Role, Session, SessionKind};
 use super::users::UserKey;
 use crate::store::{self, MethodRow, NewMessage, UserRow};
 
@@ -86,6 +87,15 @@ pub struct MethodView {
     pub verified: bool,
 }
 
+/// The result of confirming a method.
+#[derive(Debug)]
+pub struct Confirmed {
+    /// What the calling session may be used for now.
+    pub session_kind: SessionKind,
+    /// Where the person stands, when the tenant requires registration.
+    pub registration: Option<Registration>,
+}
+
 /// The result of adding a method.
 #[derive(Debug)]
 pub struct AddedMethod {
@@ -105,7 +115,7 @@ impl Gatehouse {
         address: &str,
         current_password: &Password,
     ) -> Result<AddedMethod, Error> {
-        let user = self.full_session_user(caller).await?;
+        let (_, user) = self.registering_user(caller).await?;
         let policy = self.policy(user.tenant_id).await?;
         let address = match kind {
             MethodKind::Email => super::users::normalise_username("address", address)?,
@@ -171,33 +181,8 @@ impl Gatehouse {
         };
         let tx = self.store.write_tenant(user.tenant_id).await?;
         if code.is_some() {
-            // Per person, so nobody runs up the SMS bill with number after number; per
-            // destination, so nobody floods an inbox or a phone through many accounts.
-            if !tx
-                .take_send_quota(
-                    &self.quota_key(Quota::ConfirmationsBy, &user.id.to_string()),
-                    CONFIRMATIONS_PER_HOUR,
-                    now,
-                )
-                .await?
-            {
-                return Err(Error::ResourceExhausted(format!(
-                    "at most {CONFIRMATIONS_PER_HOUR} confirmation codes an hour; try again later"
-                )));
-            }
-            if !tx
-                .take_send_quota(
-                    &self.quota_key(Quota::ConfirmationTo, &address),
-                    self.settings.code_sends_per_destination,
-                    now,
-                )
-                .await?
-            {
-                return Err(Error::ResourceExhausted(
-                    "too many codes were sent to this address in the last hour; try again later"
-                        .to_owned(),
-                ));
-            }
+            self.take_confirmation_quotas(&tx, &user, &address, now)
+                .await?;
         }
         tx.insert_method(MethodRow {
             id,
@@ -234,24 +219,20 @@ impl Gatehouse {
         })
     }
 
-    /// Confirms a method with the code sent to it (email) or shown by it (authenticator).
+    /// Confirms a method with the code sent to it (email, phone) or shown by it
+    /// (authenticator); a method confirmed before is confirmed again (reconfirmed). Once the
+    /// person is registered, their registration-only sessions become full.
     pub async fn confirm_method(
         &self,
         caller: &Caller,
         method_id: &str,
         code: &Password,
-    ) -> Result<(), Error> {
-        let user = self.full_session_user(caller).await?;
+    ) -> Result<Confirmed, Error> {
+        let (session, user) = self.registering_user(caller).await?;
         let policy = self.policy(user.tenant_id).await?;
         let id = Uuid::parse_str(method_id)
             .map_err(|_| Error::invalid("method_id", "not a valid id"))?;
-        let method = self
-            .store
-            .methods(user.id)
-            .await?
-            .into_iter()
-            .find(|m| m.id == id)
-            .ok_or_else(|| Error::NotFound("no such method".to_owned()))?;
+        let method = self.my_method(&user, id).await?;
         let invalid = || {
             Error::invalid(
                 "code",
@@ -259,48 +240,162 @@ impl Gatehouse {
             )
         };
         let now = store::now();
-        let step = if MethodKind::of(&method) == MethodKind::Authenticator {
+        let proof = if MethodKind::of(&method) == MethodKind::Authenticator {
             let totp = self.authenticator(&method, &user.username)?;
             // The matched time step: `verify_method` accepts only a step newer than the last,
             // so a code is never accepted twice.
-            totp_step(&totp, code, now).ok_or_else(invalid)?
+            store::Proof::Step(totp_step(&totp, code, now).ok_or_else(invalid)?)
         } else {
             let max = i32::try_from(policy.reset_code_attempts).unwrap_or(5);
             // A try is taken before the code is compared, atomically: parallel guesses
             // evaluate at most `max` codes.
+            let digest = method.code_hash.as_deref().ok_or_else(invalid)?;
             if method.code_expires_at.is_none_or(|at| at <= now)
                 || !self.store.spend_method_try(method.id, max).await?
-                || !self.code_matches(method.code_hash.as_deref(), code)
+                || !self.code_matches(Some(digest), code)
             {
                 return Err(invalid());
             }
-            1
+            store::Proof::Code(digest)
         };
+        let first = method.verified_at.is_none();
         let tx = self.store.write_tenant(user.tenant_id).await?;
-        if !tx.verify_method(method.id, step, now).await? {
+        if !tx.verify_method(method.id, proof, now).await? {
             return Err(invalid());
         }
-        for notice in self
-            .others_told(&user, Some(method.id), "A verification method was added to")
-            .await?
-        {
-            self.queue(&tx, notice).await?;
+        if first {
+            for notice in self
+                .others_told(&user, Some(method.id), "A verification method was added to")
+                .await?
+            {
+                self.queue(&tx, notice).await?;
+            }
+        }
+        let (registration, opened) = self.settle_registration(&tx, &policy, &user, now).await?;
+        let session_kind = match session.kind {
+            SessionKind::RegistrationOnly if opened => SessionKind::Full,
+            kind => kind,
+        };
+        let mut details = vec![
+            ("kind", method.kind.as_str()),
+            ("reconfirmed", if first { "false" } else { "true" }),
+        ];
+        let method_text = method.id.to_string();
+        details.push(("method", &method_text));
+        if let Some(registration) = &registration {
+            details.push(("registration_state", registration.state.as_str()));
         }
         tx.append_audit(audit::by_self(
             &user,
             caller,
             "method.confirm",
             Outcome::Success,
-            &[("kind", &method.kind), ("method", &method.id.to_string())],
+            &details,
+        ))
+        .await?;
+        tx.commit().await?;
+        Ok(Confirmed {
+            session_kind,
+            registration,
+        })
+    }
+
+    /// Sends a fresh code to one of the caller's email or phone methods, to confirm it or to
+    /// confirm it again; the previous code stops working.
+    pub async fn send_method_code(&self, caller: &Caller, method_id: &str) -> Result<(), Error> {
+        let (_, user) = self.registering_user(caller).await?;
+        let policy = self.policy(user.tenant_id).await?;
+        let id = Uuid::parse_str(method_id)
+            .map_err(|_| Error::invalid("method_id", "not a valid id"))?;
+        let method = self.my_method(&user, id).await?;
+        let kind = MethodKind::of(&method);
+        if kind == MethodKind::Authenticator {
+            return Err(Error::FailedPrecondition(
+                "an authenticator app needs no code sent: confirm it with the code it shows now"
+                    .to_owned(),
+            ));
+        }
+        if kind == MethodKind::Phone && !self.settings.sms_enabled {
+            return Err(Error::FailedPrecondition(
+                "this server has no SMS gateway configured, so no code can be texted".to_owned(),
+            ));
+        }
+        let now = store::now();
+        let code = numeric_code();
+        let tx = self.store.write_tenant(user.tenant_id).await?;
+        self.take_confirmation_quotas(&tx, &user, &method.address, now)
+            .await?;
+        tx.set_method_code(
+            method.id,
+            &self.code_digest(&code),
+            now + chrono::Duration::minutes(policy.reset_code_minutes.into()),
+        )
+        .await?;
+        self.queue(&tx, confirm_code(&user, kind, &method.address, &code))
+            .await?;
+        tx.append_audit(audit::by_self(
+            &user,
+            caller,
+            "method.code_sent",
+            Outcome::Success,
+            &[("kind", kind.as_str()), ("method", &method.id.to_string())],
         ))
         .await?;
         tx.commit().await?;
         Ok(())
     }
 
+    /// One of the person's methods, by id.
+    async fn my_method(&self, user: &UserRow, id: Uuid) -> Result<MethodRow, Error> {
+        self.store
+            .methods(user.id)
+            .await?
+            .into_iter()
+            .find(|m| m.id == id)
+            .ok_or_else(|| Error::NotFound("no such method".to_owned()))
+    }
+
+    /// Takes one confirmation code from the person's hourly count and one from the
+    /// destination's: per person, so nobody runs up the SMS bill with number after number;
+    /// per destination, so nobody floods an inbox or a phone through many accounts.
+    async fn take_confirmation_quotas(
+        &self,
+        tx: &store::Tx,
+        user: &UserRow,
+        address: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), Error> {
+        if !tx
+            .take_send_quota(
+                &self.quota_key(Quota::ConfirmationsBy, &user.id.to_string()),
+                CONFIRMATIONS_PER_HOUR,
+                now,
+            )
+            .await?
+        {
+            return Err(Error::ResourceExhausted(format!(
+                "at most {CONFIRMATIONS_PER_HOUR} confirmation codes an hour; try again later"
+            )));
+        }
+        if !tx
+            .take_send_quota(
+                &self.quota_key(Quota::ConfirmationTo, address),
+                self.settings.code_sends_per_destination,
+                now,
+            )
+            .await?
+        {
+            return Err(Error::ResourceExhausted(
+                "too many codes were sent to this address in the last hour; try again later"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The caller's methods, masked.
     pub async fn my_methods(&self, caller: &Caller) -> Result<Vec<MethodView>, Error> {
-        let user = self.full_session_user(caller).await?;
+        let (_, user) = self.registering_user(caller).await?;
         Ok(self
             .store
             .methods(user.id)
@@ -317,7 +412,7 @@ impl Gatehouse {
         method_id: &str,
         current_password: &Password,
     ) -> Result<(), Error> {
-        let user = self.full_session_user(caller).await?;
+        let (_, user) = self.registering_user(caller).await?;
         let policy = self.policy(user.tenant_id).await?;
         let id = Uuid::parse_str(method_id)
             .map_err(|_| Error::invalid("method_id", "not a valid id"))?;
@@ -415,17 +510,21 @@ impl Gatehouse {
         Ok(cleared)
     }
 
-    async fn full_session_user(&self, caller: &Caller) -> Result<UserRow, Error> {
+    /// The person of a session that may manage security info: a full or a registration-only
+    /// one (a change-only session must change the password first).
+    async fn registering_user(&self, caller: &Caller) -> Result<(Session, UserRow), Error> {
         let session = self.authenticate(caller).await?;
-        if session.kind != SessionKind::Full {
+        if session.kind == SessionKind::PasswordChangeOnly {
             return Err(Error::PermissionDenied(
                 "this session may only change the password: call ChangePassword first".to_owned(),
             ));
         }
-        self.store
+        let user = self
+            .store
             .user_by_id(session.tenant_id, session.user_id)
             .await?
-            .ok_or_else(Error::no_session)
+            .ok_or_else(Error::no_session)?;
+        Ok((session, user))
     }
 
     /// Notices for the person's contact address and their other verified email addresses

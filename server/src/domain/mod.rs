@@ -16,6 +16,7 @@ mod methods;
 mod notices;
 mod phone;
 pub mod policy;
+mod registration;
 mod reminders;
 mod report;
 mod requests;
@@ -38,7 +39,8 @@ pub use error::{Error, FieldViolation};
 pub use flows::FlowStatus;
 pub use hashing::{HashSettings, Hasher};
 pub use keys::SecretKey;
-pub use methods::{AddedMethod, MethodKind, MethodView};
+pub use methods::{AddedMethod, Confirmed, MethodKind, MethodView};
+pub use registration::{Registration, Reminders};
 pub use report::{
     Activity, ActivityBucket, ActivityReport, Granularity, MAX_DAILY_DAYS, MAX_HOURLY_DAYS,
     ReportQuery, ResetActor,

@@ -198,12 +198,10 @@ pub(crate) fn password_compromised(user: &UserRow, at: DateTime<Utc>) -> NewMess
         recipient: recipient(user),
         subject: "Your password appeared in a data breach".to_owned(),
         body: format!(
-            "Hello {name},
-
-When you signed in to {username} on {at} UTC, your password was found              on a list of passwords exposed in data breaches elsewhere. Attackers try such              passwords first, so you were asked to choose a new one before going on.
-
-             If you use the same password anywhere else, change it there too.
-",
+            "Hello {name},\n\nWhen you signed in to {username} on {at} UTC, your password was found \
+             on a list of passwords exposed in data breaches elsewhere. Attackers try such \
+             passwords first, so you were asked to choose a new one before going on.\n\n\
+             If you use the same password anywhere else, change it there too.\n",
             name = user.display_name,
             username = user.username,
             at = at.format("%Y-%m-%d %H:%M"),
@@ -247,5 +245,29 @@ pub(crate) fn to_method(
             subject.to_owned()
         },
         body: if phone { sms } else { email },
+    }
+}
+
+/// Asks a person to register (or reconfirm) the security info a self-service reset needs.
+pub(crate) fn registration_reminder(user: &UserRow, reconfirm: bool) -> NewMessage {
+    let what = if reconfirm {
+        "Please confirm that the security info on your account is still yours: sign in, and \
+         confirm each alternate email, phone or authenticator app with a fresh code."
+    } else {
+        "Please register your security info: sign in, and add and confirm an alternate email, \
+         a mobile phone or an authenticator app."
+    };
+    NewMessage {
+        tenant_id: user.tenant_id,
+        channel: "email",
+        recipient: recipient(user),
+        subject: "Register your security info".to_owned(),
+        body: format!(
+            "Hello {name},\n\n{what} With it you can reset a forgotten password of {username} \
+             yourself, without waiting for an administrator.\n\n\
+             Your administrator sent this reminder. Never share a code you receive.\n",
+            name = user.display_name,
+            username = user.username,
+        ),
     }
 }

@@ -51,6 +51,14 @@ pub struct PasswordPolicy {
     /// At sign-in, turn a session whose password is on the compromised list into a change-only
     /// one (and tell the person).
     pub compromised_check_at_sign_in: bool,
+    /// Make people register security info at sign-in (see `domain::registration`).
+    pub require_registration: bool,
+    /// How many times a person may put registering off.
+    pub registration_snoozes: u32,
+    /// Days a snooze lasts; 0 asks again at the next sign-in.
+    pub registration_snooze_days: u32,
+    /// Days a confirmation counts before the method must be confirmed again; 0 = always.
+    pub reconfirm_days: u32,
 }
 
 impl Default for PasswordPolicy {
@@ -74,6 +82,10 @@ impl Default for PasswordPolicy {
             notify_person_on_admin_reset: true,
             notify_admins_on_admin_password_change: true,
             compromised_check_at_sign_in: true,
+            require_registration: false,
+            registration_snoozes: 3,
+            registration_snooze_days: 1,
+            reconfirm_days: 0,
         }
     }
 }
@@ -117,6 +129,14 @@ pub struct PolicyUpdate {
     pub notify_admins_on_admin_password_change: Option<bool>,
     /// See [`PasswordPolicy::compromised_check_at_sign_in`].
     pub compromised_check_at_sign_in: Option<bool>,
+    /// See [`PasswordPolicy::require_registration`].
+    pub require_registration: Option<bool>,
+    /// See [`PasswordPolicy::registration_snoozes`].
+    pub registration_snoozes: Option<i32>,
+    /// See [`PasswordPolicy::registration_snooze_days`].
+    pub registration_snooze_days: Option<i32>,
+    /// See [`PasswordPolicy::reconfirm_days`].
+    pub reconfirm_days: Option<i32>,
 }
 
 /// Most banned terms a tenant may list.
@@ -229,6 +249,24 @@ impl PasswordPolicy {
             1..=2,
             &mut next.reset_methods_required,
         );
+        set(
+            "registration_snoozes",
+            update.registration_snoozes,
+            0..=10,
+            &mut next.registration_snoozes,
+        );
+        set(
+            "registration_snooze_days",
+            update.registration_snooze_days,
+            0..=14,
+            &mut next.registration_snooze_days,
+        );
+        set(
+            "reconfirm_days",
+            update.reconfirm_days,
+            0..=730,
+            &mut next.reconfirm_days,
+        );
         if let Some(on) = update.notify_person_on_admin_reset {
             next.notify_person_on_admin_reset = on;
         }
@@ -237,6 +275,9 @@ impl PasswordPolicy {
         }
         if let Some(on) = update.compromised_check_at_sign_in {
             next.compromised_check_at_sign_in = on;
+        }
+        if let Some(on) = update.require_registration {
+            next.require_registration = on;
         }
         if let Some(terms) = update.banned_terms {
             if terms.len() > MAX_BANNED_TERMS {

@@ -338,6 +338,10 @@ impl Gatehouse {
                 notify_person_on_admin_reset: row.notify_person_on_admin_reset,
                 notify_admins_on_admin_password_change: row.notify_admins_on_admin_password_change,
                 compromised_check_at_sign_in: row.compromised_check_at_sign_in,
+                require_registration: row.require_registration,
+                registration_snoozes: to_u32(row.registration_snoozes),
+                registration_snooze_days: to_u32(row.registration_snooze_days),
+                reconfirm_days: to_u32(row.reconfirm_days),
             },
             None => PasswordPolicy::default(),
         })
@@ -378,7 +382,14 @@ impl Gatehouse {
                     scoped: Vec::new(),
                     service: caller.service.clone(),
                 };
-                let reason = "this session may only change the password: call ChangePassword, then use the new session";
+                let reason = match session.kind {
+                    SessionKind::RegistrationOnly => {
+                        "this session may only register security info: confirm the verification methods your tenant requires (or snooze), then call again"
+                    }
+                    _ => {
+                        "this session may only change the password: call ChangePassword, then use the new session"
+                    }
+                };
                 return Err(self
                     .deny(&actor, "admin.call", "tenant".to_owned(), reason.to_owned())
                     .await);
@@ -565,6 +576,10 @@ pub(super) fn policy_row(tenant_id: Uuid, policy: &PasswordPolicy) -> PolicyRow 
         notify_person_on_admin_reset: policy.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: policy.notify_admins_on_admin_password_change,
         compromised_check_at_sign_in: policy.compromised_check_at_sign_in,
+        require_registration: policy.require_registration,
+        registration_snoozes: i(policy.registration_snoozes),
+        registration_snooze_days: i(policy.registration_snooze_days),
+        reconfirm_days: i(policy.reconfirm_days),
     }
 }
 
@@ -702,6 +717,9 @@ async fn grant_first_admin(
                 updated_at: now,
                 version: 1,
                 password_never_expires: false,
+                registration_snoozes_used: 0,
+                registration_snoozed_until: None,
+                registration_reminded_at: None,
             })
             .await?
         }

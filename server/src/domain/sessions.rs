@@ -6,6 +6,7 @@ use uuid::Uuid;
 use super::audit::{self, Outcome};
 use super::error::{Error, FieldViolation};
 use super::notices::PasswordSet;
+use super::registration::Registration;
 use super::secret::{Password, SessionToken};
 use super::service::{Gatehouse, set_chosen_password};
 use super::types::{Caller, ChangeReason, Session, SessionKind, User, UserState};
@@ -38,7 +39,7 @@ fn changed_meanwhile() -> Error {
 pub struct SignedIn {
     /// The new session's token, shown once.
     pub token: SessionToken,
-    /// Full or change-only.
+    /// Full, change-only or registration-only.
     pub kind: SessionKind,
     /// Why it is change-only.
     pub change_reason: Option<ChangeReason>,
@@ -46,15 +47,21 @@ pub struct SignedIn {
     pub expires_at: DateTime<Utc>,
     /// The user.
     pub user_id: Uuid,
+    /// Where the person stands with the security info the tenant requires (when it does).
+    pub registration: Option<Registration>,
 }
 
-/// A successful password change: a new full session.
+/// A successful password change: a new session.
 #[derive(Debug)]
 pub struct ChangedPassword {
     /// The new session's token, shown once.
     pub token: SessionToken,
     /// When it ends.
     pub expires_at: DateTime<Utc>,
+    /// Full, or registration-only.
+    pub kind: SessionKind,
+    /// As in [`SignedIn::registration`].
+    pub registration: Option<Registration>,
 }
 
 impl Gatehouse {
@@ -262,21 +269,30 @@ impl Gatehouse {
             tx.rehash_credential(user.id, &credential.hash, new_hash)
                 .await?;
         }
+        let registration = self.registration_in(&tx, &policy, &user, now).await?;
         let (token, kind, expires_at) = self
-            .open_session(&tx, caller, &user, change_reason, now)
+            .open_session(
+                &tx,
+                caller,
+                &user,
+                change_reason,
+                registration.as_ref(),
+                now,
+            )
             .await?;
+        let mut details = vec![("session_kind", kind.as_str())];
+        if let Some(reason) = change_reason {
+            details.push(("change_reason", reason.as_str()));
+        }
+        if let Some(registration) = &registration {
+            details.push(("registration_state", registration.state.as_str()));
+        }
         tx.append_audit(audit::by_self(
             &user,
             caller,
             "session.sign_in",
             Outcome::Success,
-            &match change_reason {
-                Some(reason) => vec![
-                    ("session_kind", kind.as_str()),
-                    ("change_reason", reason.as_str()),
-                ],
-                None => vec![("session_kind", kind.as_str())],
-            },
+            &details,
         ))
         .await?;
         tx.commit().await?;
@@ -288,11 +304,12 @@ impl Gatehouse {
             change_reason,
             expires_at,
             user_id: user.id,
+            registration,
         })
     }
 
     /// Replaces the caller's password after checking the current one; revokes every session
-    /// of the person and opens a new full one.
+    /// of the person and opens a new one (full, or registration-only as at sign-in).
     pub async fn change_password(
         &self,
         caller: &Caller,
@@ -350,7 +367,10 @@ impl Gatehouse {
             return Err(changed_meanwhile());
         }
         let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
-        let (token, _, expires_at) = self.open_session(&tx, caller, &user, None, now).await?;
+        let registration = self.registration_in(&tx, &policy, &user, now).await?;
+        let (token, kind, expires_at) = self
+            .open_session(&tx, caller, &user, None, registration.as_ref(), now)
+            .await?;
         for notice in notices {
             self.queue(&tx, notice).await?;
         }
@@ -364,7 +384,12 @@ impl Gatehouse {
         .await?;
         tx.commit().await?;
         tracing::info!(user = %user.id, revoked_sessions = revoked, "password changed");
-        Ok(ChangedPassword { token, expires_at })
+        Ok(ChangedPassword {
+            token,
+            expires_at,
+            kind,
+            registration,
+        })
     }
 
     /// Sets a new password with an invitation code. Every failure to match (unknown user,
@@ -487,11 +512,17 @@ impl Gatehouse {
         Ok(())
     }
 
-    /// The signed-in person and their session.
-    pub async fn me(&self, caller: &Caller) -> Result<(User, Session), Error> {
+    /// The signed-in person, their session, and where they stand with the security info the
+    /// tenant requires (when it does).
+    pub async fn me(
+        &self,
+        caller: &Caller,
+    ) -> Result<(User, Session, Option<Registration>), Error> {
         let session = self.authenticate(caller).await?;
         let row = self.session_user(&session).await?;
-        Ok((self.to_user(row).await?, session))
+        let policy = self.policy(row.tenant_id).await?;
+        let registration = self.registration_of(&policy, &row).await?;
+        Ok((self.to_user(row).await?, session, registration))
     }
 
     /// The keyed hash of a password attempt, used to recognise a repeated wrong password
@@ -808,14 +839,21 @@ impl Gatehouse {
         caller: &Caller,
         user: &UserRow,
         change_reason: Option<ChangeReason>,
+        registration: Option<&Registration>,
         now: DateTime<Utc>,
     ) -> Result<(SessionToken, SessionKind, DateTime<Utc>), Error> {
-        let (kind, ttl) = match change_reason {
-            None => (SessionKind::Full, self.settings.session_ttl),
-            Some(_) => (
+        // A password to change comes first; registering follows in the session the change
+        // opens. A registration-only session lives as long as a full one: it becomes one in
+        // place once the person registers or snoozes.
+        let (kind, ttl) = match (change_reason, registration) {
+            (Some(_), _) => (
                 SessionKind::PasswordChangeOnly,
                 self.settings.change_session_ttl,
             ),
+            (None, Some(registration)) if registration.gates() => {
+                (SessionKind::RegistrationOnly, self.settings.session_ttl)
+            }
+            (None, _) => (SessionKind::Full, self.settings.session_ttl),
         };
         let expires_at =
             now + chrono::Duration::from_std(ttl).map_err(|e| Error::Internal(Box::new(e)))?;

@@ -62,6 +62,20 @@ string_enum! {
         Full = "full",
         /// Only ChangePassword, SignOut and GetMe.
         PasswordChangeOnly = "password_change_only",
+        /// Only registering security info (and what a change-only session may do).
+        RegistrationOnly = "registration_only",
+    }
+}
+
+string_enum! {
+    /// Whether a person has the security info a self-service reset needs.
+    RegistrationState {
+        /// Enough methods confirmed recently enough.
+        Registered = "registered",
+        /// Fewer confirmed methods than the policy requires.
+        NotRegistered = "not_registered",
+        /// Enough confirmed methods, too few of them confirmed within the reconfirm period.
+        ReconfirmDue = "reconfirm_due",
     }
 }
 
@@ -110,6 +124,10 @@ pub struct User {
     pub password_never_expires: bool,
     /// Locked out until then, after failed sign-ins.
     pub locked_until: Option<DateTime<Utc>>,
+    /// Whether they could reset a forgotten password themselves.
+    pub registration: RegistrationState,
+    /// Confirmed verification methods, current or not.
+    pub confirmed_methods: u32,
 }
 
 /// An authenticated session.

@@ -316,7 +316,7 @@ impl Gatehouse {
         page_size: i32,
         page_token: &str,
     ) -> Result<UserPage, Error> {
-        self.list_users(actor, None, Some(unit), page_size, page_token)
+        self.list_users(actor, None, Some(unit), None, page_size, page_token)
             .await
     }
 

@@ -10,9 +10,10 @@ use super::authz;
 use super::error::{Error, FieldViolation};
 use super::notices::PasswordSet;
 use super::policy::generate_password;
+use super::registration::Registration;
 use super::secret::Password;
 use super::service::{Gatehouse, corrupt, new_credential};
-use super::types::{Actor, Role, User, UserState};
+use super::types::{Actor, RegistrationState, Role, User, UserState};
 use crate::store::{self, CredentialRow, Tx, UserFilter, UserPatch, UserRow};
 
 /// The purpose of an administrator's invitation code.
@@ -132,6 +133,9 @@ impl Gatehouse {
                 updated_at: now,
                 version: 1,
                 password_never_expires: false,
+                registration_snoozes_used: 0,
+                registration_snoozed_until: None,
+                registration_reminded_at: None,
             })
             .await?;
         tx.append_audit(audit::event(
@@ -162,7 +166,7 @@ impl Gatehouse {
                 self.store.user_view(actor.tenant_id, None, &name).await?
             }
         };
-        let (row, credential) =
+        let (row, credential, confirmations) =
             view.ok_or_else(|| Error::NotFound("no such user in this tenant".to_owned()))?;
         if actor.roles.is_empty() {
             let units = self.units_of(row.tenant_id, row.id).await?;
@@ -179,7 +183,9 @@ impl Gatehouse {
             }
         }
         let roles = self.roles_of(row.tenant_id, row.id).await?;
-        user_view(row, roles, credential.as_ref())
+        let policy = self.policy(row.tenant_id).await?;
+        let registration = Registration::judge(&policy, &row, &confirmations, store::now());
+        user_view(row, roles, credential.as_ref(), &registration)
     }
 
     /// A page of users of the actor's tenant.
@@ -188,6 +194,7 @@ impl Gatehouse {
         actor: &Actor,
         state: Option<UserState>,
         unit: Option<&str>,
+        registration: Option<RegistrationState>,
         page_size: i32,
         page_token: &str,
     ) -> Result<UserPage, Error> {
@@ -197,9 +204,10 @@ impl Gatehouse {
             None => None,
         };
         let scope = format!(
-            "users:{}:{}",
+            "users:{}:{}:{}",
             state.map_or("", |s| s.as_str()),
-            unit.map(|u| u.to_string()).unwrap_or_default()
+            unit.map(|u| u.to_string()).unwrap_or_default(),
+            registration.map_or("", |r| r.as_str()),
         );
         let after = self.page_after(actor.tenant_id, &scope, page_token)?;
         // A scoped admin lists the members of their units; a unit filter narrows to one.
@@ -211,6 +219,18 @@ impl Gatehouse {
             state: state.map(|s| s.as_str().to_owned()),
             after_username: after,
             in_units,
+            registration: match registration {
+                Some(wanted) => Some(super::registration::filter(
+                    &self.policy(actor.tenant_id).await?,
+                    match wanted {
+                        RegistrationState::Registered => store::Registered::Yes,
+                        RegistrationState::NotRegistered => store::Registered::No,
+                        RegistrationState::ReconfirmDue => store::Registered::ReconfirmDue,
+                    },
+                    store::now(),
+                )),
+                None => None,
+            },
         };
         let mut rows = self
             .store
@@ -686,22 +706,31 @@ impl Gatehouse {
             .into_iter()
             .map(|c| (c.user_id, c))
             .collect();
+        let mut confirmations: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
+        for (user, at) in self.store.confirmations(&ids).await? {
+            confirmations.entry(user).or_default().push(at);
+        }
+        let policy = self.policy(tenant_id).await?;
+        let now = store::now();
         rows.into_iter()
             .map(|row| {
                 let user_roles = roles.remove(&row.id).unwrap_or_default();
                 let credential = credentials.get(&row.id);
-                user_view(row, user_roles, credential)
+                let times = confirmations.get(&row.id).map_or(&[][..], Vec::as_slice);
+                let registration = Registration::judge(&policy, &row, times, now);
+                user_view(row, user_roles, credential, &registration)
             })
             .collect()
     }
 }
 
 /// A user as an administrator sees them: the row, its roles (sorted) and what the credential
-/// tells (change required, set when, locked until).
+/// tells (change required, set when, locked until) and whether they registered security info.
 fn user_view(
     row: UserRow,
     roles: Vec<Role>,
     credential: Option<&CredentialRow>,
+    registration: &Registration,
 ) -> Result<User, Error> {
     Ok(User {
         id: row.id,
@@ -721,6 +750,8 @@ fn user_view(
         locked_until: credential
             .and_then(|c| c.locked_until)
             .filter(|until| *until > store::now()),
+        registration: registration.state,
+        confirmed_methods: registration.confirmed,
     })
 }
 

@@ -80,12 +80,14 @@ impl AdminService for AdminApi {
         let actor = self.actor(&request).await?;
         let req = request.into_inner();
         let state = convert::state_filter(req.state)?;
+        let registration = convert::registration_filter(req.registration_state)?;
         let page = self
             .core
             .list_users(
                 &actor,
                 state,
                 convert::given(&req.unit_id),
+                registration,
                 req.page_size,
                 &req.page_token,
             )
@@ -796,5 +798,28 @@ impl AdminService for AdminApi {
             .await
             .map_err(to_status)?;
         Ok(Response::new(convert::report(report)))
+    }
+
+    async fn send_registration_reminders(
+        &self,
+        request: Request<pb::SendRegistrationRemindersRequest>,
+    ) -> Result<Response<pb::SendRegistrationRemindersResponse>, Status> {
+        let actor = self.actor(&request).await?;
+        let req = request.into_inner();
+        let done = self
+            .core
+            .send_registration_reminders(
+                &actor,
+                convert::given(&req.unit_id),
+                req.include_reconfirm_due,
+                req.validate_only,
+            )
+            .await
+            .map_err(to_status)?;
+        let count = |n: u64| i32::try_from(n).unwrap_or(i32::MAX);
+        Ok(Response::new(pb::SendRegistrationRemindersResponse {
+            reminded: count(done.reminded),
+            recently_reminded: count(done.recently_reminded),
+        }))
     }
 }

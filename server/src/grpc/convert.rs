@@ -8,8 +8,9 @@ use super::pb;
 use crate::domain::policy::{PasswordPolicy, PolicyUpdate};
 use crate::domain::{
     Activity, ActivityReport, AdministrativeUnit, AuditEvent, BulkEvent, BulkJob, BulkOutcome,
-    ChangeReason, Granularity, HelpRequest, MethodKind, MethodView, Principal, ReportQuery,
-    RequestState, Role, RoleAssignment, SessionKind, TenantView, User, UserKey, UserState,
+    ChangeReason, Granularity, HelpRequest, MethodKind, MethodView, Principal, Registration,
+    RegistrationState, ReportQuery, RequestState, Role, RoleAssignment, SessionKind, TenantView,
+    User, UserKey, UserState,
 };
 
 pub(crate) fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
@@ -63,7 +64,38 @@ pub(crate) fn session_kind(kind: SessionKind) -> pb::SessionKind {
     match kind {
         SessionKind::Full => pb::SessionKind::Full,
         SessionKind::PasswordChangeOnly => pb::SessionKind::PasswordChangeOnly,
+        SessionKind::RegistrationOnly => pb::SessionKind::RegistrationOnly,
     }
+}
+
+pub(crate) fn registration_state(state: RegistrationState) -> pb::RegistrationState {
+    match state {
+        RegistrationState::Registered => pb::RegistrationState::Registered,
+        RegistrationState::NotRegistered => pb::RegistrationState::NotRegistered,
+        RegistrationState::ReconfirmDue => pb::RegistrationState::ReconfirmDue,
+    }
+}
+
+pub(crate) fn registration_filter(value: i32) -> Result<Option<RegistrationState>, Status> {
+    match pb::RegistrationState::try_from(value) {
+        Ok(pb::RegistrationState::Unspecified) => Ok(None),
+        Ok(pb::RegistrationState::Registered) => Ok(Some(RegistrationState::Registered)),
+        Ok(pb::RegistrationState::NotRegistered) => Ok(Some(RegistrationState::NotRegistered)),
+        Ok(pb::RegistrationState::ReconfirmDue) => Ok(Some(RegistrationState::ReconfirmDue)),
+        Err(_) => Err(invalid("registration_state", "unknown registration state")),
+    }
+}
+
+pub(crate) fn registration(r: Option<Registration>) -> Option<pb::RegistrationStatus> {
+    let count = |n: u32| i32::try_from(n).unwrap_or(i32::MAX);
+    r.map(|r| pb::RegistrationStatus {
+        state: registration_state(r.state).into(),
+        current_methods: count(r.current),
+        required_methods: count(r.required),
+        snoozes_left: count(r.snoozes_left),
+        snoozed_until: r.snoozed_until.map(timestamp),
+        reconfirm_time: r.reconfirm_at.map(timestamp),
+    })
 }
 
 pub(crate) fn change_reason(reason: Option<ChangeReason>) -> pb::PasswordChangeReason {
@@ -92,6 +124,8 @@ pub(crate) fn user(user: User) -> pb::User {
         version: user.version,
         password_never_expires: user.password_never_expires,
         locked_until: user.locked_until.map(timestamp),
+        registration_state: registration_state(user.registration).into(),
+        confirmed_methods: i32::try_from(user.confirmed_methods).unwrap_or(i32::MAX),
     }
 }
 
@@ -262,6 +296,10 @@ pub(crate) fn policy(p: PasswordPolicy) -> pb::PasswordPolicy {
         notify_person_on_admin_reset: p.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: p.notify_admins_on_admin_password_change,
         compromised_check_at_sign_in: p.compromised_check_at_sign_in,
+        require_registration: p.require_registration,
+        registration_snoozes: int(p.registration_snoozes),
+        registration_snooze_days: int(p.registration_snooze_days),
+        reconfirm_days: int(p.reconfirm_days),
     }
 }
 
@@ -285,6 +323,10 @@ pub(crate) fn policy_update(u: pb::PasswordPolicyUpdate) -> PolicyUpdate {
         notify_person_on_admin_reset: u.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: u.notify_admins_on_admin_password_change,
         compromised_check_at_sign_in: u.compromised_check_at_sign_in,
+        require_registration: u.require_registration,
+        registration_snoozes: u.registration_snoozes,
+        registration_snooze_days: u.registration_snooze_days,
+        reconfirm_days: u.reconfirm_days,
     }
 }
 

@@ -46,6 +46,7 @@ impl SelfService for SelfApi {
             change_reason: convert::change_reason(signed_in.change_reason).into(),
             expire_time: Some(convert::timestamp(signed_in.expires_at)),
             user_id: signed_in.user_id.to_string(),
+            registration: convert::registration(signed_in.registration),
         }))
     }
 
@@ -69,6 +70,8 @@ impl SelfService for SelfApi {
         Ok(Response::new(pb::ChangePasswordResponse {
             session_token: changed.token.expose().to_owned(),
             expire_time: Some(convert::timestamp(changed.expires_at)),
+            session_kind: convert::session_kind(changed.kind).into(),
+            registration: convert::registration(changed.registration),
         }))
     }
 
@@ -86,12 +89,13 @@ impl SelfService for SelfApi {
         request: Request<pb::GetMeRequest>,
     ) -> Result<Response<pb::GetMeResponse>, Status> {
         let caller = caller(&request)?;
-        let (user, session) = self.core.me(&caller).await.map_err(to_status)?;
+        let (user, session, registration) = self.core.me(&caller).await.map_err(to_status)?;
         Ok(Response::new(pb::GetMeResponse {
             user: Some(convert::user(user)),
             session_kind: convert::session_kind(session.kind).into(),
             change_reason: convert::change_reason(session.change_reason).into(),
             session_expire_time: Some(convert::timestamp(session.expires_at)),
+            registration: convert::registration(registration),
         }))
     }
 
@@ -163,11 +167,44 @@ impl SelfService for SelfApi {
         let caller = caller(&request)?;
         let req = request.into_inner();
         let code = Password::new(req.code);
-        self.core
+        let confirmed = self
+            .core
             .confirm_method(&caller, &req.method_id, &code)
             .await
             .map_err(to_status)?;
-        Ok(Response::new(pb::ConfirmVerificationMethodResponse {}))
+        Ok(Response::new(pb::ConfirmVerificationMethodResponse {
+            session_kind: convert::session_kind(confirmed.session_kind).into(),
+            registration: convert::registration(confirmed.registration),
+        }))
+    }
+
+    async fn send_verification_code(
+        &self,
+        request: Request<pb::SendVerificationCodeRequest>,
+    ) -> Result<Response<pb::SendVerificationCodeResponse>, Status> {
+        let caller = caller(&request)?;
+        let req = request.into_inner();
+        self.core
+            .send_method_code(&caller, &req.method_id)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::SendVerificationCodeResponse {}))
+    }
+
+    async fn snooze_registration(
+        &self,
+        request: Request<pb::SnoozeRegistrationRequest>,
+    ) -> Result<Response<pb::SnoozeRegistrationResponse>, Status> {
+        let caller = caller(&request)?;
+        let (registration, kind) = self
+            .core
+            .snooze_registration(&caller)
+            .await
+            .map_err(to_status)?;
+        Ok(Response::new(pb::SnoozeRegistrationResponse {
+            registration: convert::registration(registration),
+            session_kind: convert::session_kind(kind).into(),
+        }))
     }
 
     async fn list_verification_methods(

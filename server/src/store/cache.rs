@@ -11,7 +11,8 @@
 //!   after their query, so a change committed through any replica takes effect everywhere
 //!   within a second.
 //!
-//! A user as an administrator reads it (`GetUser`: the user row and its credential) is cached
+//! A user as an administrator reads it (`GetUser`: the user row, its credential and when its
+//! methods were confirmed) is cached
 //! the same way under a generation of its own, which every write transaction of this process
 //! moves on: a commit never leaves this replica's view of a user stale, and the frequent
 //! writes (every sign-in commits) do not empty the session and role shelves.
@@ -25,6 +26,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{CredentialRow, PolicyRow, RoleRow, SessionRow, StoreResult, TenantRow, UserRow};
@@ -96,8 +98,9 @@ pub(super) enum UserKey {
     Username(String),
 }
 
-/// A user row with its credential, when it has one.
-pub(super) type UserView = Option<(UserRow, Option<CredentialRow>)>;
+/// A user row with its credential, when it has one, and when each of their confirmed methods
+/// was last confirmed.
+pub(super) type UserView = Option<(UserRow, Option<CredentialRow>, Vec<DateTime<Utc>>)>;
 
 /// How a tenant was looked up.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -20,6 +20,8 @@ pub struct UserFilter {
     pub after_username: Option<String>,
     /// Only members of any of these units.
     pub in_units: Option<Vec<Uuid>>,
+    /// Only users in this registration state.
+    pub registration: Option<super::RegistrationFilter>,
 }
 
 /// Profile fields to change; `None` leaves a field alone.
@@ -75,15 +77,15 @@ impl Store {
         Ok(by_username(tenant_id, username).one(self.conn()).await?)
     }
 
-    /// A user of the tenant (by id, or by lower-case username) with their credential, as an
-    /// administrator reads them: from the read cache, which every write transaction of this
+    /// A user of the tenant (by id, or by lower-case username) with their credential and the
+    /// times their confirmed methods were last confirmed, as an administrator reads them: from the read cache, which every write transaction of this
     /// process invalidates and which serves another replica's change within its TTL.
     pub async fn user_view(
         &self,
         tenant_id: Uuid,
         id: Option<Uuid>,
         username: &str,
-    ) -> StoreResult<Option<(UserRow, Option<CredentialRow>)>> {
+    ) -> StoreResult<Option<(UserRow, Option<CredentialRow>, Vec<DateTime<Utc>>)>> {
         let key = match id {
             Some(id) => super::cache::UserKey::Id(id),
             None => super::cache::UserKey::Username(username.to_owned()),
@@ -97,7 +99,13 @@ impl Store {
                 return Ok(None);
             };
             let credential = self.credential(user.id).await?;
-            Ok(Some((user, credential)))
+            let confirmed = self
+                .confirmations(&[user.id])
+                .await?
+                .into_iter()
+                .map(|(_, at)| at)
+                .collect();
+            Ok(Some((user, credential, confirmed)))
         };
         self.cache.user_view((tenant_id, key), load).await
     }
@@ -146,6 +154,9 @@ impl Store {
         }
         if let Some(units) = &filter.in_units {
             query = query.filter(user::Column::Id.in_subquery(members_of(tenant_id, units)));
+        }
+        if let Some(registration) = &filter.registration {
+            query = query.filter(registration.condition());
         }
         Ok(query
             .order_by_asc(user::Column::Username)
@@ -417,7 +428,7 @@ impl Reach {
 }
 
 /// The ids of the members of any of `units`, as a subquery.
-fn members_of(tenant_id: Uuid, units: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
+pub(super) fn members_of(tenant_id: Uuid, units: &[Uuid]) -> sea_orm::sea_query::SelectStatement {
     use super::entities::unit_member;
     unit_member::Entity::find()
         .select_only()

@@ -147,6 +147,10 @@ pub(crate) struct LoginArgs {
     /// The tenant, by id or name (default: the one your username's domain names).
     #[arg(long, env = "GATEHOUSE_TENANT", hide_env_values = true)]
     pub(crate) tenant: Option<String>,
+    /// When your tenant asks you to register security info, put it off (one of your
+    /// snoozes) instead of keeping a registration-only session.
+    #[arg(long)]
+    pub(crate) snooze_registration: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +163,9 @@ pub(crate) enum UsersCommand {
         /// Only members of this administrative unit (name or id).
         #[arg(long)]
         unit: Option<String>,
+        /// Only users in this registration state (security info for self-service reset).
+        #[arg(long, value_enum)]
+        registration: Option<RegistrationArg>,
         /// At most this many users [default: all].
         #[arg(long)]
         limit: Option<usize>,
@@ -235,6 +242,20 @@ pub(crate) enum UsersCommand {
     ClearMethods {
         /// Username or id.
         user: String,
+    },
+    /// Email everyone who has not registered security info one reminder to do so.
+    ///
+    /// Only people you may reset, who may sign in and were not reminded in the last 24 hours.
+    RemindRegistration {
+        /// Only members of this administrative unit (name or id).
+        #[arg(long)]
+        unit: Option<String>,
+        /// Remind people whose reconfirmation is due as well.
+        #[arg(long)]
+        include_reconfirm_due: bool,
+        /// Count who would be reminded; send nothing.
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 
@@ -356,6 +377,18 @@ pub(crate) struct PolicySetArgs {
     /// false).
     #[arg(long, value_name = "BOOL")]
     pub(crate) compromised_check_at_sign_in: Option<bool>,
+    /// Make people register security info at sign-in (true or false).
+    #[arg(long, value_name = "BOOL")]
+    pub(crate) require_registration: Option<bool>,
+    /// How many times a person may put registering off (0 to 10).
+    #[arg(long)]
+    pub(crate) registration_snoozes: Option<i32>,
+    /// Days a snooze lasts (0 to 14; 0 asks again at the next sign-in).
+    #[arg(long)]
+    pub(crate) registration_snooze_days: Option<i32>,
+    /// Days after which a method must be confirmed again (0 = never, up to 730).
+    #[arg(long)]
+    pub(crate) reconfirm_days: Option<i32>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -476,6 +509,17 @@ pub(crate) enum UserStateArg {
     Active,
     /// Sign-in blocked.
     Blocked,
+}
+
+/// A registration state, as typed.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub(crate) enum RegistrationArg {
+    /// Enough current verification methods.
+    Registered,
+    /// Too few confirmed verification methods.
+    NotRegistered,
+    /// Enough methods, but too few confirmed recently enough.
+    ReconfirmDue,
 }
 
 /// A request state, as typed.

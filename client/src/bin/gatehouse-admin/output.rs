@@ -213,6 +213,15 @@ pub(crate) fn state_name(state: i32) -> &'static str {
     }
 }
 
+pub(crate) fn registration_name(state: i32) -> &'static str {
+    match pb::RegistrationState::try_from(state) {
+        Ok(pb::RegistrationState::Registered) => "registered",
+        Ok(pb::RegistrationState::NotRegistered) => "not registered",
+        Ok(pb::RegistrationState::ReconfirmDue) => "reconfirm due",
+        _ => "unknown",
+    }
+}
+
 pub(crate) fn roles_text(roles: &[i32]) -> String {
     roles
         .iter()
@@ -234,6 +243,8 @@ pub(crate) fn user_json(user: &pb::User) -> Value {
         "password_never_expires": user.password_never_expires,
         "password_set_time": time_json(user.password_set_time.as_ref()),
         "locked_until": time_json(user.locked_until.as_ref()),
+        "registration_state": registration_name(user.registration_state),
+        "confirmed_methods": user.confirmed_methods,
         "create_time": time_json(user.create_time.as_ref()),
         "update_time": time_json(user.update_time.as_ref()),
         "version": user.version,
@@ -258,6 +269,14 @@ pub(crate) fn user_fields(user: &pb::User) -> Vec<(&'static str, String)> {
             yes_no(user.password_never_expires).to_owned(),
         ),
         ("locked until", time(user.locked_until.as_ref())),
+        (
+            "security info",
+            format!(
+                "{} ({} confirmed methods)",
+                registration_name(user.registration_state),
+                user.confirmed_methods
+            ),
+        ),
         ("created", time(user.create_time.as_ref())),
         ("updated", time(user.update_time.as_ref())),
         ("version", user.version.to_string()),
@@ -311,6 +330,13 @@ pub(crate) fn policy_fields(p: &pb::PasswordPolicy) -> Vec<(&'static str, String
             "compromised_check_at_sign_in",
             p.compromised_check_at_sign_in.to_string(),
         ),
+        ("require_registration", p.require_registration.to_string()),
+        ("registration_snoozes", p.registration_snoozes.to_string()),
+        (
+            "registration_snooze_days",
+            p.registration_snooze_days.to_string(),
+        ),
+        ("reconfirm_days", p.reconfirm_days.to_string()),
     ]
 }
 
@@ -334,6 +360,10 @@ pub(crate) fn policy_json(p: &pb::PasswordPolicy) -> Value {
         "notify_person_on_admin_reset": p.notify_person_on_admin_reset,
         "notify_admins_on_admin_password_change": p.notify_admins_on_admin_password_change,
         "compromised_check_at_sign_in": p.compromised_check_at_sign_in,
+        "require_registration": p.require_registration,
+        "registration_snoozes": p.registration_snoozes,
+        "registration_snooze_days": p.registration_snooze_days,
+        "reconfirm_days": p.reconfirm_days,
     })
 }
 

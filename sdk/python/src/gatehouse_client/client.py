@@ -159,6 +159,7 @@ class Client:
             change_reason=response.change_reason,
             expire_time=timestamp(response, "expire_time"),
             user_id=response.user_id,
+            registration=response.registration if response.HasField("registration") else None,
         )
 
     def change_password(self, current_password: str, new_password: str) -> PasswordChanged:
@@ -166,7 +167,7 @@ class Client:
 
         A new password the policy refuses is INVALID_ARGUMENT with one field violation per
         broken rule. Every session of the person is revoked, this one too; the result holds
-        the new full session.
+        the new session (full, or registration-only as at sign-in).
         """
         response = self.call(
             self.self_service.ChangePassword,
@@ -175,7 +176,10 @@ class Client:
             ),
         )
         return PasswordChanged(
-            token=response.session_token, expire_time=timestamp(response, "expire_time")
+            token=response.session_token,
+            expire_time=timestamp(response, "expire_time"),
+            kind=response.session_kind,
+            registration=response.registration if response.HasField("registration") else None,
         )
 
     def session(

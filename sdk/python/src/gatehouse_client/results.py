@@ -29,18 +29,26 @@ class SignedIn:
     token: str = field(repr=False)
     """The bearer token: pass it to :meth:`Client.with_session`."""
     kind: common_pb2.SessionKind
-    """SESSION_KIND_FULL, or SESSION_KIND_PASSWORD_CHANGE_ONLY when the password must change."""
+    """SESSION_KIND_FULL; SESSION_KIND_PASSWORD_CHANGE_ONLY when the password must change;
+    SESSION_KIND_REGISTRATION_ONLY when the tenant requires security info not yet registered."""
     change_reason: common_pb2.PasswordChangeReason
     """Why the session is change-only; PASSWORD_CHANGE_REASON_UNSPECIFIED for a full one."""
     expire_time: datetime | None
     """When the session ends."""
     user_id: str
     """The signed-in user's id."""
+    registration: common_pb2.RegistrationStatus | None = None
+    """Where the person stands with the security info the tenant requires (when it does)."""
 
     @property
     def must_change_password(self) -> bool:
         """True when the session only allows ChangePassword, GetMe and SignOut."""
         return self.kind == common_pb2.SESSION_KIND_PASSWORD_CHANGE_ONLY
+
+    @property
+    def must_register(self) -> bool:
+        """True when the session only allows registering security info (or SnoozeRegistration)."""
+        return self.kind == common_pb2.SESSION_KIND_REGISTRATION_ONLY
 
     @property
     def change_reason_name(self) -> str:
@@ -50,12 +58,16 @@ class SignedIn:
 
 @dataclass(frozen=True)
 class PasswordChanged:
-    """A new full session, from :meth:`Client.change_password`; every earlier one is revoked."""
+    """A new session, from :meth:`Client.change_password`; every earlier one is revoked."""
 
     token: str = field(repr=False)
     """The bearer token of the new session."""
     expire_time: datetime | None
     """When it ends."""
+    kind: common_pb2.SessionKind = common_pb2.SESSION_KIND_FULL
+    """Full, or registration-only as at sign-in."""
+    registration: common_pb2.RegistrationStatus | None = None
+    """As in :attr:`SignedIn.registration`."""
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,10 @@ pub struct Model {
     pub notify_person_on_admin_reset: bool,
     pub notify_admins_on_admin_password_change: bool,
     pub compromised_check_at_sign_in: bool,
+    pub require_registration: bool,
+    pub registration_snoozes: i32,
+    pub registration_snooze_days: i32,
+    pub reconfirm_days: i32,
 }
 
 #[allow(missing_docs)]

@@ -17,6 +17,9 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub version: i64,
     pub password_never_expires: bool,
+    pub registration_snoozes_used: i32,
+    pub registration_snoozed_until: Option<DateTimeUtc>,
+    pub registration_reminded_at: Option<DateTimeUtc>,
 }
 
 #[allow(missing_docs)]

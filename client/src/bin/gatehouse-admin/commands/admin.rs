@@ -85,6 +85,10 @@ fn policy_update(a: PolicySetArgs) -> pb::PasswordPolicyUpdate {
         notify_person_on_admin_reset: a.notify_person_on_admin_reset,
         notify_admins_on_admin_password_change: a.notify_admins_on_admin_password_change,
         compromised_check_at_sign_in: a.compromised_check_at_sign_in,
+        require_registration: a.require_registration,
+        registration_snoozes: a.registration_snoozes,
+        registration_snooze_days: a.registration_snooze_days,
+        reconfirm_days: a.reconfirm_days,
     }
 }
 

@@ -95,10 +95,13 @@ pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Fail
         .await
         .map_err(|e| Failure::call("cannot sign in", &e))?;
 
-    let (token, expire_time) = if signed_in.must_change_password() {
+    let (token, expire_time, kind, registration) = if signed_in.must_change_password() {
         let why = match signed_in.change_reason {
             pb::PasswordChangeReason::TemporaryPassword => "the password is temporary",
             pb::PasswordChangeReason::PasswordExpired => "the password has expired",
+            pb::PasswordChangeReason::PasswordCompromised => {
+                "the password appeared in a data breach"
+            }
             _ => "an administrator requires a new password",
         };
         eprintln!("{why}: choose a new one");
@@ -117,10 +120,49 @@ pub(super) async fn login(context: &Context, args: LoginArgs) -> Result<(), Fail
             .await
             .map_err(|e| Failure::call("cannot change the password", &e))?;
         eprintln!("password changed");
-        (changed.token, changed.expire_time)
+        (
+            changed.token,
+            changed.expire_time,
+            changed.kind,
+            changed.registration,
+        )
     } else {
-        (signed_in.token, signed_in.expire_time)
+        (
+            signed_in.token,
+            signed_in.expire_time,
+            signed_in.kind,
+            signed_in.registration,
+        )
     };
+    if kind == pb::SessionKind::RegistrationOnly {
+        let status = registration.unwrap_or_default();
+        if args.snooze_registration {
+            let snoozed = client
+                .with_session_token(&token)
+                .calls()
+                .snooze_registration(pb::SnoozeRegistrationRequest {})
+                .await
+                .map_err(|e| Failure::call("cannot put registering off", &e))?;
+            let left = snoozed.registration.map_or(0, |r| r.snoozes_left);
+            eprintln!("registering security info put off ({left} snoozes left)");
+        } else {
+            eprintln!(
+                "your tenant requires security info for self-service password reset: {} of {} \
+                 verification methods are confirmed. Until you register them in your \
+                 organisation's self-service app, this session can do nothing else{}",
+                status.current_methods,
+                status.required_methods,
+                if status.snoozes_left > 0 {
+                    format!(
+                        "; or log in again with --snooze-registration to put it off ({} snoozes left)",
+                        status.snoozes_left
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
 
     let expire_time = time(expire_time.as_ref());
     let saved = Saved::new(

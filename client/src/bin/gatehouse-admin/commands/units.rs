@@ -93,7 +93,7 @@ pub(super) async fn run(context: &Context, command: UnitsCommand) -> Result<(), 
         UnitsCommand::Remove { unit, users } => members(context, &unit, &users, false).await,
         UnitsCommand::Members { unit, limit } => {
             let current = context.unit(&unit).await?;
-            super::users::list(context, None, Some(current.id), limit).await
+            super::users::list(context, None, Some(current.id), None, limit).await
         }
     }
 }

@@ -6,20 +6,70 @@ use gatehouse_client::pb;
 use serde_json::{Value, json};
 
 use super::Context;
-use crate::args::{UserStateArg, UsersCommand};
+use crate::args::{RegistrationArg, UserStateArg, UsersCommand};
 use crate::output::{
-    Failure, Table, method_json, method_kind_name, print_fields, print_json, roles_text,
-    state_name, user_fields, user_json, yes_no,
+    Failure, Table, method_json, method_kind_name, print_fields, print_json, registration_name,
+    roles_text, state_name, user_fields, user_json, yes_no,
 };
 
 pub(super) async fn run(context: &Context, command: UsersCommand) -> Result<(), Failure> {
     match command {
-        UsersCommand::List { state, unit, limit } => {
+        UsersCommand::List {
+            state,
+            unit,
+            registration,
+            limit,
+        } => {
             let unit = match unit {
                 Some(unit) => Some(context.unit(&unit).await?.id),
                 None => None,
             };
-            list(context, state, unit, limit).await
+            list(context, state, unit, registration, limit).await
+        }
+        UsersCommand::RemindRegistration {
+            unit,
+            include_reconfirm_due,
+            dry_run,
+        } => {
+            let unit_id = match &unit {
+                Some(unit) => context.unit(unit).await?.id,
+                None => String::new(),
+            };
+            let response = context.check(
+                "cannot send registration reminders",
+                context
+                    .client()?
+                    .calls()
+                    .send_registration_reminders(pb::SendRegistrationRemindersRequest {
+                        unit_id,
+                        include_reconfirm_due,
+                        validate_only: dry_run,
+                    })
+                    .await,
+            )?;
+            let line = if dry_run {
+                format!(
+                    "{} people would be reminded to register security info ({} reminded in the \
+                     last 24 hours are left out); nothing was sent",
+                    response.reminded, response.recently_reminded
+                )
+            } else {
+                format!(
+                    "reminded {} people to register security info ({} reminded in the last 24 \
+                     hours were left out)",
+                    response.reminded, response.recently_reminded
+                )
+            };
+            done(
+                context,
+                json!({
+                    "reminded": response.reminded,
+                    "recently_reminded": response.recently_reminded,
+                    "dry_run": dry_run,
+                }),
+                &line,
+            );
+            Ok(())
         }
         UsersCommand::Show { user } => {
             let user = context.user(&user).await?;
@@ -268,12 +318,19 @@ pub(super) async fn list(
     context: &Context,
     state: Option<UserStateArg>,
     unit: Option<String>,
+    registration: Option<RegistrationArg>,
     limit: Option<usize>,
 ) -> Result<(), Failure> {
     let state = match state {
         None => pb::UserState::Unspecified,
         Some(UserStateArg::Active) => pb::UserState::Active,
         Some(UserStateArg::Blocked) => pb::UserState::SignInBlocked,
+    };
+    let registration = match registration {
+        None => pb::RegistrationState::Unspecified,
+        Some(RegistrationArg::Registered) => pb::RegistrationState::Registered,
+        Some(RegistrationArg::NotRegistered) => pb::RegistrationState::NotRegistered,
+        Some(RegistrationArg::ReconfirmDue) => pb::RegistrationState::ReconfirmDue,
     };
     let mut users = Vec::new();
     let mut page_token = String::new();
@@ -292,6 +349,7 @@ pub(super) async fn list(
                     page_token,
                     state: state as i32,
                     unit_id: unit.clone().unwrap_or_default(),
+                    registration_state: registration as i32,
                 })
                 .await,
         )?;
@@ -311,6 +369,7 @@ pub(super) async fn list(
         "STATE",
         "ROLES",
         "MUST CHANGE",
+        "SECURITY INFO",
         "ID",
     ]);
     for user in &users {
@@ -320,6 +379,7 @@ pub(super) async fn list(
             state_name(user.state).to_owned(),
             roles_text(&user.roles),
             yes_no(user.password_change_required).to_owned(),
+            registration_name(user.registration_state).to_owned(),
             user.id.clone(),
         ]);
     }
