@@ -201,7 +201,7 @@ impl Gatehouse {
         })
         .await?;
         if let Some(code) = &code {
-            self.queue(&tx, confirm_code(&user, kind, &address, code))
+            self.queue(&tx, confirm_code(&user, kind, &address, code, false))
                 .await?;
         }
         tx.append_audit(audit::by_self(
@@ -331,8 +331,17 @@ impl Gatehouse {
             now + chrono::Duration::minutes(policy.reset_code_minutes.into()),
         )
         .await?;
-        self.queue(&tx, confirm_code(&user, kind, &method.address, &code))
-            .await?;
+        self.queue(
+            &tx,
+            confirm_code(
+                &user,
+                kind,
+                &method.address,
+                &code,
+                method.verified_at.is_some(),
+            ),
+        )
+        .await?;
         tx.append_audit(audit::by_self(
             &user,
             caller,
@@ -707,21 +716,37 @@ pub(crate) fn mask_email(address: &str) -> String {
     }
 }
 
-fn confirm_code(user: &UserRow, kind: MethodKind, address: &str, code: &Password) -> NewMessage {
+/// The code that confirms a method: to add it, or (`again`) to confirm it is still the
+/// person's.
+fn confirm_code(
+    user: &UserRow,
+    kind: MethodKind,
+    address: &str,
+    code: &Password,
+    again: bool,
+) -> NewMessage {
+    let (email_purpose, sms_purpose) = if again {
+        (
+            "To confirm that this address is still yours for the account",
+            "to confirm this phone is still yours for",
+        )
+    } else {
+        ("To add this address to the account", "to add this phone to")
+    };
     super::notices::to_method(
         user,
         kind,
         address,
         "Confirm this address",
         format!(
-            "Hello {name},\n\nTo add this address to the account {username}, enter this code:\n\n    {code}\n\n\
+            "Hello {name},\n\n{email_purpose} {username}, enter this code:\n\n    {code}\n\n\
              If you did not ask for this, ignore this message.\n",
             name = user.display_name,
             username = user.username,
             code = code.expose(),
         ),
         format!(
-            "{code} is your code to add this phone to {username}. If you did not ask for it, ignore this message.",
+            "{code} is your code {sms_purpose} {username}. If you did not ask for it, ignore this message.",
             code = code.expose(),
             username = user.username,
         ),

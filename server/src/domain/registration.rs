@@ -281,8 +281,9 @@ impl Gatehouse {
 
     /// Emails each person the actor may reset who has not registered (and, when asked, whose
     /// reconfirmation is due) one reminder, leaving out people who may not sign in and
-    /// anyone reminded within the last day. Pages of people commit their reminders together,
-    /// so memory stays bounded however many there are.
+    /// anyone reminded within the last day. Each page of people commits its reminders with
+    /// an audit event counting them, so memory stays bounded however many there are and
+    /// nothing is sent that the audit log does not record.
     pub async fn send_registration_reminders(
         &self,
         actor: &Actor,
@@ -338,35 +339,12 @@ impl Gatehouse {
                 done.reminded += due.len() as u64;
             } else if !due.is_empty() {
                 done = self
-                    .remind_page(&policy, &due, quiet_since, now, done)
+                    .remind_page(actor, &policy, &registration, &due, quiet_since, now, done)
                     .await?;
             }
             if !full_page {
                 break;
             }
-        }
-        if !validate_only {
-            let unit_text = unit.map(|u| u.to_string()).unwrap_or_default();
-            let mut details = vec![
-                ("reminded", done.reminded.to_string()),
-                ("recently_reminded", done.recently_reminded.to_string()),
-                ("include_reconfirm_due", include_reconfirm_due.to_string()),
-            ];
-            if !unit_text.is_empty() {
-                details.push(("unit_id", unit_text));
-            }
-            let details: Vec<(&str, &str)> =
-                details.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            self.append(audit::event(
-                actor.tenant_id,
-                actor.principal.to_string(),
-                actor.service.clone(),
-                action,
-                "tenant".to_owned(),
-                Outcome::Success,
-                &details,
-            ))
-            .await?;
         }
         tracing::info!(
             reminded = done.reminded,
@@ -377,11 +355,15 @@ impl Gatehouse {
         Ok(done)
     }
 
-    /// Queues one page's reminders and marks the people reminded, in one transaction; people
-    /// another run reminded meanwhile are counted as recently reminded instead.
+    /// Queues one page's reminders, marks the people reminded and audits how many, in one
+    /// transaction: an email goes out exactly when its audit event commits. People reminded,
+    /// blocked or registered since the page was read are left out.
+    #[allow(clippy::too_many_arguments)]
     async fn remind_page(
         &self,
+        actor: &Actor,
         policy: &PasswordPolicy,
+        registration: &RegistrationFilter,
         due: &[UserRow],
         quiet_since: DateTime<Utc>,
         now: DateTime<Utc>,
@@ -393,21 +375,37 @@ impl Gatehouse {
         for (user, at) in self.store.confirmations(&ids).await? {
             confirmations.entry(user).or_default().push(at);
         }
-        let Some(first) = due.first() else {
+        let tx = self.store.write_tenant(actor.tenant_id).await?;
+        let taken = tx
+            .take_reminders(&ids, registration, quiet_since, now)
+            .await?;
+        if taken.is_empty() {
             return Ok(done);
-        };
-        let tx = self.store.write_tenant(first.tenant_id).await?;
-        let taken = tx.take_reminders(&ids, quiet_since, now).await?;
+        }
+        let mut reconfirming = 0u64;
         for user in due.iter().filter(|u| taken.contains(&u.id)) {
             let times = confirmations.get(&user.id).map_or(&[][..], Vec::as_slice);
             let reconfirm = Registration::judge(policy, user, times, now).state
                 == RegistrationState::ReconfirmDue;
+            reconfirming += u64::from(reconfirm);
             self.queue(&tx, super::notices::registration_reminder(user, reconfirm))
                 .await?;
         }
+        tx.append_audit(audit::event(
+            actor.tenant_id,
+            actor.principal.to_string(),
+            actor.service.clone(),
+            "registration.remind",
+            "tenant".to_owned(),
+            Outcome::Success,
+            &[
+                ("reminded", &taken.len().to_string()),
+                ("reconfirm_due", &reconfirming.to_string()),
+            ],
+        ))
+        .await?;
         tx.commit().await?;
         done.reminded += taken.len() as u64;
-        done.recently_reminded += (due.len() - taken.len()) as u64;
         Ok(done)
     }
 }

@@ -357,17 +357,19 @@ impl Gatehouse {
         let tx = self.store.write_tenant(user.tenant_id).await?;
         // Still the same password and a live session? An admin reset that committed while
         // the hashes ran revoked this session; it must win.
-        let unchanged = tx.lock_user(user.tenant_id, user.id).await?.is_some()
+        let locked = tx.lock_user(user.tenant_id, user.id).await?;
+        let unchanged = locked.is_some()
             && tx
                 .credential(user.id)
                 .await?
                 .is_some_and(|c| c.hash == credential.hash)
             && tx.session_live(session.id, now).await?;
-        if !unchanged {
+        let (Some(locked), true) = (locked, unchanged) else {
             return Err(changed_meanwhile());
-        }
+        };
         let revoked = set_chosen_password(&tx, &user, hash, &policy, now).await?;
-        let registration = self.registration_in(&tx, &policy, &user, now).await?;
+        // Judged on the locked row: a snooze that committed during the hash counts.
+        let registration = self.registration_in(&tx, &policy, &locked, now).await?;
         let (token, kind, expires_at) = self
             .open_session(&tx, caller, &user, None, registration.as_ref(), now)
             .await?;

@@ -200,8 +200,7 @@ impl Tx {
         user_id: Uuid,
         at: DateTime<Utc>,
     ) -> StoreResult<u64> {
-        self.invalidates_cache();
-        Ok(session::Entity::update_many()
+        let opened = session::Entity::update_many()
             .col_expr(session::Column::Kind, Expr::value("full"))
             .filter(session::Column::UserId.eq(user_id))
             .filter(session::Column::Kind.eq(REGISTRATION_ONLY))
@@ -209,14 +208,21 @@ impl Tx {
             .filter(session::Column::ExpiresAt.gt(at))
             .exec(self.conn())
             .await?
-            .rows_affected)
+            .rows_affected;
+        if opened > 0 {
+            self.invalidates_cache();
+        }
+        Ok(opened)
     }
 
-    /// Of `ids`, those not reminded after `since`, marked reminded at `at`: a reminder run
-    /// racing another (or retried) sends nobody a second one.
+    /// Of `ids`, those still active, still matching `registration` and not reminded after
+    /// `since`, as this transaction sees them, marked reminded at `at`: a reminder run racing
+    /// another (or retried) sends nobody a second one, and nobody blocked or registered
+    /// since the page was read gets one.
     pub async fn take_reminders(
         &self,
         ids: &[Uuid],
+        registration: &RegistrationFilter,
         since: DateTime<Utc>,
         at: DateTime<Utc>,
     ) -> StoreResult<Vec<Uuid>> {
@@ -230,7 +236,9 @@ impl Tx {
             .select_only()
             .column(user::Column::Id)
             .filter(user::Column::Id.is_in(ids.iter().copied()))
-            .filter(not_recent.clone())
+            .filter(user::Column::State.eq("active"))
+            .filter(registration.condition())
+            .filter(not_recent)
             .into_tuple()
             .all(self.conn())
             .await?;
