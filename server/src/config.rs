@@ -124,6 +124,9 @@ pub struct Config {
     pub cleanup_interval_secs: u64,
     /// How often this replica looks for a newer compromised-password list, in seconds.
     pub compromised_poll_secs: u64,
+    /// How often the registration sweep runs, in seconds: it judges a tenant's users again
+    /// after its registration policy changed and marks lapsed confirmations.
+    pub registration_sweep_secs: u64,
     /// How long expired rows are kept before the clean-up removes them, in hours.
     pub expired_retention_hours: u64,
     /// How long a finished bulk job (its per-user results and idempotency key) is kept, in
@@ -211,6 +214,7 @@ impl Default for Config {
             expiry_reminder_interval_secs: 3600,
             cleanup_interval_secs: 600,
             compromised_poll_secs: 10,
+            registration_sweep_secs: 60,
             expired_retention_hours: 24,
             bulk_job_retention_days: 30,
             audit_retention_days: None,
@@ -311,6 +315,7 @@ impl Config {
             "expiry_reminder_interval_secs",
             "cleanup_interval_secs",
             "compromised_poll_secs",
+            "registration_sweep_secs",
             "expired_retention_hours",
             "bulk_job_retention_days",
             "audit_retention_days",

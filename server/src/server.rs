@@ -338,6 +338,10 @@ pub async fn serve(
         core.clone(),
         Duration::from_secs(config.compromised_poll_secs.max(1)),
     ));
+    let registrations = tokio::spawn(sweep_registrations(
+        core.clone(),
+        Duration::from_secs(config.registration_sweep_secs.max(1)),
+    ));
     let reminders = tokio::spawn(remind_expiring_passwords(
         core.clone(),
         Duration::from_secs(config.expiry_reminder_interval_secs.max(1)),
@@ -379,6 +383,7 @@ pub async fn serve(
     cleanup.abort();
     reminders.abort();
     compromised.abort();
+    registrations.abort();
     if let Some(dispatcher) = dispatcher {
         dispatcher.abort();
     }
@@ -479,6 +484,19 @@ async fn watch_compromised(core: Gatehouse, interval: Duration) {
         if let Err(e) = core.refresh_compromised().await {
             tracing::warn!(error = %e, "could not load the compromised-password list; retrying");
         }
+    }
+}
+
+/// Runs the registration sweep every `interval` (see `Gatehouse::sweep_registrations`): the
+/// first run after an upgrade or a policy change judges every user of the tenant, in batches.
+async fn sweep_registrations(core: Gatehouse, interval: Duration) {
+    loop {
+        match core.sweep_registrations().await {
+            Ok(0) => {}
+            Ok(users) => tracing::info!(users, "registration states judged or marked lapsed"),
+            Err(e) => tracing::warn!(error = %e, "registration sweep failed; retrying later"),
+        }
+        tokio::time::sleep(interval).await;
     }
 }
 

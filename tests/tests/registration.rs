@@ -23,6 +23,7 @@ backend_tests!(
     a_password_to_change_comes_first_and_the_new_session_asks_for_registration,
     admins_list_who_has_not_registered_and_remind_each_once,
     registration_settings_are_checked,
+    listings_by_registration_follow_method_changes_policy_changes_and_lapses,
 );
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -497,30 +498,8 @@ async fn admins_list_who_has_not_registered_and_remind_each_once(backend: Backen
         .await
         .expect("block");
 
-    let listed = |state: pb::RegistrationState| {
-        let admin = admin.clone();
-        async move {
-            let mut names: Vec<String> = admin
-                .admin()
-                .list_users(pb::ListUsersRequest {
-                    registration_state: state as i32,
-                    ..Default::default()
-                })
-                .await
-                .expect("list")
-                .into_inner()
-                .users
-                .into_iter()
-                .inspect(|u| assert_eq!(u.registration_state(), state))
-                .map(|u| u.username)
-                .filter(|n| !n.starts_with("admin"))
-                .collect();
-            names.sort();
-            names
-        }
-    };
     assert_eq!(
-        listed(pb::RegistrationState::NotRegistered).await,
+        usernames_in(&admin, pb::RegistrationState::NotRegistered).await,
         [
             "un1@contoso.example",
             "un2@contoso.example",
@@ -528,10 +507,14 @@ async fn admins_list_who_has_not_registered_and_remind_each_once(backend: Backen
         ]
     );
     assert_eq!(
-        listed(pb::RegistrationState::Registered).await,
+        usernames_in(&admin, pb::RegistrationState::Registered).await,
         ["reg@contoso.example"]
     );
-    assert!(listed(pb::RegistrationState::ReconfirmDue).await.is_empty());
+    assert!(
+        usernames_in(&admin, pb::RegistrationState::ReconfirmDue)
+            .await
+            .is_empty()
+    );
 
     let remind = |validate_only: bool| {
         let admin = admin.clone();
@@ -650,4 +633,178 @@ async fn registration_settings_are_checked(backend: Backend) {
         ),
         (3, 1, 0)
     );
+}
+
+/// Waits until the registration sweep judged the tenant under `key` (`required:days`).
+async fn judged(server: &TestServer, key: &str) {
+    use gatehouse::store::entities::tenant;
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    for _ in 0..200 {
+        let tenants = tenant::Entity::find().all(&db).await.expect("tenants");
+        if tenants.iter().all(|t| t.registration_judged_for == key) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the sweep did not judge the tenant under {key}");
+}
+
+async fn usernames_in(admin: &Client, state: pb::RegistrationState) -> Vec<String> {
+    let mut names: Vec<String> = admin
+        .admin()
+        .list_users(pb::ListUsersRequest {
+            registration_state: state as i32,
+            ..Default::default()
+        })
+        .await
+        .expect("list")
+        .into_inner()
+        .users
+        .into_iter()
+        .inspect(|u| assert_eq!(u.registration_state(), state, "{}", u.username))
+        .map(|u| u.username)
+        .filter(|n| !n.starts_with("admin"))
+        .collect();
+    names.sort();
+    names
+}
+
+async fn listings_by_registration_follow_method_changes_policy_changes_and_lapses(
+    backend: Backend,
+) {
+    use pb::RegistrationState::{NotRegistered, ReconfirmDue, Registered};
+    let sink = SmtpSink::start().await;
+    let server = TestServer::start_with(backend, |config| {
+        sink.configure(config);
+        config.registration_sweep_secs = 1;
+    })
+    .await;
+    let admin = server.admin().await;
+    let kim = user_with_alternate_email(
+        &server,
+        &admin,
+        &sink,
+        "kim@contoso.example",
+        "kim.alt@mail.example",
+    )
+    .await;
+    user_with_alternate_email(
+        &server,
+        &admin,
+        &sink,
+        "lou@contoso.example",
+        "lou.alt@mail.example",
+    )
+    .await;
+    create_user(&admin, "max@contoso.example", &[]).await;
+    judged(&server, "1:0").await;
+    assert_eq!(
+        usernames_in(&admin, Registered).await,
+        ["kim@contoso.example", "lou@contoso.example"]
+    );
+    assert_eq!(
+        usernames_in(&admin, NotRegistered).await,
+        ["max@contoso.example"]
+    );
+
+    // Removing the only method shows at once.
+    let method = kim
+        .self_service()
+        .list_verification_methods(pb::ListVerificationMethodsRequest {})
+        .await
+        .expect("list")
+        .into_inner()
+        .methods
+        .remove(0);
+    kim.self_service()
+        .remove_verification_method(pb::RemoveVerificationMethodRequest {
+            method_id: method.id,
+            current_password: USER_PASSWORD.into(),
+        })
+        .await
+        .expect("remove");
+    assert_eq!(
+        usernames_in(&admin, NotRegistered).await,
+        ["kim@contoso.example", "max@contoso.example"]
+    );
+    assert_eq!(
+        usernames_in(&admin, Registered).await,
+        ["lou@contoso.example"]
+    );
+
+    // A reconfirm period: judged again by the sweep; a confirmation older than the period
+    // lapses, and the sweep moves lou to "reconfirm due".
+    require_registration(
+        &admin,
+        pb::PasswordPolicyUpdate {
+            reconfirm_days: Some(30),
+            ..Default::default()
+        },
+    )
+    .await;
+    judged(&server, "1:30").await;
+    assert_eq!(
+        usernames_in(&admin, Registered).await,
+        ["lou@contoso.example"]
+    );
+    let db = Database::connect(server.config.database_url().expose())
+        .await
+        .expect("db");
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(40);
+    verification_method::Entity::update_many()
+        .col_expr(
+            verification_method::Column::VerifiedAt,
+            Expr::value(long_ago),
+        )
+        .filter(verification_method::Column::Address.eq("lou.alt@mail.example"))
+        .exec(&db)
+        .await
+        .expect("age the confirmation");
+    {
+        use gatehouse::store::entities::user;
+        // As the stored anchor would be had the confirmation been 40 days old all along.
+        user::Entity::update_many()
+            .col_expr(user::Column::RegistrationAnchorAt, Expr::value(long_ago))
+            .filter(user::Column::Username.eq("lou@contoso.example"))
+            .exec(&db)
+            .await
+            .expect("age the anchor");
+    }
+    assert!(
+        usernames_in(&admin, Registered).await.is_empty(),
+        "a lapsed confirmation is out of the registered listing at once"
+    );
+    let mut swept = Vec::new();
+    for _ in 0..100 {
+        swept = usernames_in(&admin, ReconfirmDue).await;
+        if !swept.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(swept, ["lou@contoso.example"], "the sweep marks the lapse");
+
+    // Two methods required: nobody is registered, and the listing says so before and after
+    // the sweep judges everyone again.
+    admin
+        .admin()
+        .update_password_policy(pb::UpdatePasswordPolicyRequest {
+            update: Some(pb::PasswordPolicyUpdate {
+                reset_methods_required: Some(2),
+                ..Default::default()
+            }),
+        })
+        .await
+        .expect("policy");
+    let everyone = [
+        "kim@contoso.example",
+        "lou@contoso.example",
+        "max@contoso.example",
+    ];
+    assert_eq!(usernames_in(&admin, NotRegistered).await, everyone);
+    judged(&server, "2:30").await;
+    assert_eq!(usernames_in(&admin, NotRegistered).await, everyone);
+    assert!(usernames_in(&admin, ReconfirmDue).await.is_empty());
 }

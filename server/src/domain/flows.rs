@@ -269,6 +269,7 @@ impl Gatehouse {
             // Proving a method by a fresh code confirms again that it is the person's.
             None => tx.reconfirm_method(method_id, now).await?,
         }
+        self.rejudge(&tx, &policy, flow.user_id, now).await?;
         // Read again under the tenant lock, so parallel proofs of two methods both count.
         let Some(current) = tx.flow(flow.id).await? else {
             return Err(invalid());

@@ -445,6 +445,7 @@ impl Gatehouse {
         if !tx.delete_method(user.id, id).await? {
             return Err(Error::NotFound("no such method".to_owned()));
         }
+        self.rejudge(&tx, &policy, user.id, store::now()).await?;
         for notice in notices {
             self.queue(&tx, notice).await?;
         }
@@ -493,8 +494,10 @@ impl Gatehouse {
         )
         .await?;
         let target = self.find_user(actor, key).await?;
+        let policy = self.policy(actor.tenant_id).await?;
         let (tx, user, _) = self.target_tx(actor, "method.clear", target.id).await?;
         let cleared = tx.delete_methods(user.id).await?;
+        self.rejudge(&tx, &policy, user.id, store::now()).await?;
         self.queue(
             &tx,
             notice(

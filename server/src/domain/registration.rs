@@ -105,18 +105,34 @@ fn reconfirm_period(policy: &PasswordPolicy) -> Option<Duration> {
     (policy.reconfirm_days > 0).then(|| Duration::days(policy.reconfirm_days.into()))
 }
 
-/// The listing filter for users in `wanted`, under the tenant's policy now.
+/// The listing filter for users in `wanted`, under the tenant's policy now; `stored` when the
+/// tenant's stored states were judged under this policy.
 pub(super) fn filter(
     policy: &PasswordPolicy,
     wanted: Registered,
     now: DateTime<Utc>,
+    stored: bool,
 ) -> RegistrationFilter {
     RegistrationFilter {
         wanted,
         required: policy.reset_methods_required,
-        stale_at: reconfirm_period(policy).map(|period| now - period),
+        stale_at: stale_at(policy, now),
+        stored,
     }
 }
+
+/// Confirmations at or before this no longer count.
+fn stale_at(policy: &PasswordPolicy, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    reconfirm_period(policy).map(|period| now - period)
+}
+
+/// The name of the policy a tenant's stored states must have been judged under.
+pub(super) fn judged_key(policy: &PasswordPolicy) -> String {
+    store::judged_key(policy.reset_methods_required, policy.reconfirm_days)
+}
+
+/// Users judged per transaction when a whole tenant is judged again.
+const JUDGE_BATCH: u64 = 1000;
 
 /// What a reminder run did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -168,6 +184,85 @@ impl Gatehouse {
         )))
     }
 
+    /// Stores the registration state of a person whose methods changed in `tx`, for the
+    /// listings by state.
+    pub(super) async fn rejudge(
+        &self,
+        tx: &Tx,
+        policy: &PasswordPolicy,
+        user_id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(), Error> {
+        tx.judge_registration(
+            &[user_id],
+            policy.reset_methods_required,
+            stale_at(policy, now),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Whether the tenant's stored registration states were judged under its policy now.
+    pub(super) async fn registration_judged(
+        &self,
+        tenant_id: Uuid,
+        policy: &PasswordPolicy,
+    ) -> Result<bool, Error> {
+        Ok(self
+            .store
+            .tenant_by_id_or_name(&tenant_id.to_string())
+            .await?
+            .is_some_and(|t| t.registration_judged_for == judged_key(policy)))
+    }
+
+    /// The registration sweep, for every tenant: judges again, in batches, every user of a
+    /// tenant whose policy changed since its states were judged (or never judged), then
+    /// records the policy; otherwise marks the registered people whose confirmations lapsed.
+    /// Each batch is one short transaction under the tenant's lock. Returns the users judged
+    /// or marked.
+    pub async fn sweep_registrations(&self) -> Result<u64, Error> {
+        let mut touched = 0;
+        for tenant in self.store.tenants().await? {
+            let policy = self.policy(tenant.id).await?;
+            let key = judged_key(&policy);
+            let now = store::now();
+            let stale_at = stale_at(&policy, now);
+            if tenant.registration_judged_for != key {
+                let mut after = None;
+                loop {
+                    let ids = self
+                        .store
+                        .user_ids_after(tenant.id, after, JUDGE_BATCH)
+                        .await?;
+                    let Some(last) = ids.last() else { break };
+                    after = Some(*last);
+                    let tx = self.store.write_tenant(tenant.id).await?;
+                    tx.judge_registration(&ids, policy.reset_methods_required, stale_at)
+                        .await?;
+                    tx.commit().await?;
+                    touched += ids.len() as u64;
+                }
+                // Judged under `key`: should the policy have changed meanwhile, the next
+                // sweep sees the difference and judges again.
+                let tx = self.store.write_tenant(tenant.id).await?;
+                tx.set_registration_judged(tenant.id, &key).await?;
+                tx.commit().await?;
+                tracing::info!(tenant = %tenant.id, policy = %key, users = touched, "registration states judged");
+            } else if let Some(stale_at) = stale_at {
+                loop {
+                    let tx = self.store.write_tenant(tenant.id).await?;
+                    let marked = tx.mark_lapsed(tenant.id, stale_at, JUDGE_BATCH).await?;
+                    tx.commit().await?;
+                    touched += marked;
+                    if marked < JUDGE_BATCH {
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(touched)
+    }
+
     /// After a method was confirmed in `tx`: once the person is registered (or the tenant no
     /// longer requires it), their snoozes start again and their registration-only sessions
     /// become full. Returns the standing when the tenant requires registration, and whether
@@ -179,6 +274,7 @@ impl Gatehouse {
         user: &UserRow,
         now: DateTime<Utc>,
     ) -> Result<(Option<Registration>, bool), Error> {
+        self.rejudge(tx, policy, user.id, now).await?;
         let confirmations = tx.confirmations(user.id).await?;
         let standing = Registration::judge(policy, user, &confirmations, now);
         let registered = standing.state == RegistrationState::Registered;
@@ -309,7 +405,7 @@ impl Gatehouse {
         } else {
             Registered::No
         };
-        let registration = filter(&policy, wanted, now);
+        let registration = filter(&policy, wanted, now, false);
         let scope = UserScope {
             tenant_id: actor.tenant_id,
             user_ids: None,
@@ -430,6 +526,8 @@ mod tests {
             registration_snoozes_used: snoozes_used,
             registration_snoozed_until: snoozed_until,
             registration_reminded_at: None,
+            registration_state: "not_registered".to_owned(),
+            registration_anchor_at: None,
         }
     }
 

@@ -720,6 +720,8 @@ async fn grant_first_admin(
                 registration_snoozes_used: 0,
                 registration_snoozed_until: None,
                 registration_reminded_at: None,
+                registration_state: "not_registered".to_owned(),
+                registration_anchor_at: None,
             })
             .await?
         }

@@ -136,6 +136,8 @@ impl Gatehouse {
                 registration_snoozes_used: 0,
                 registration_snoozed_until: None,
                 registration_reminded_at: None,
+                registration_state: "not_registered".to_owned(),
+                registration_anchor_at: None,
             })
             .await?;
         tx.append_audit(audit::event(
@@ -220,15 +222,20 @@ impl Gatehouse {
             after_username: after,
             in_units,
             registration: match registration {
-                Some(wanted) => Some(super::registration::filter(
-                    &self.policy(actor.tenant_id).await?,
-                    match wanted {
-                        RegistrationState::Registered => store::Registered::Yes,
-                        RegistrationState::NotRegistered => store::Registered::No,
-                        RegistrationState::ReconfirmDue => store::Registered::ReconfirmDue,
-                    },
-                    store::now(),
-                )),
+                Some(wanted) => {
+                    let policy = self.policy(actor.tenant_id).await?;
+                    let stored = self.registration_judged(actor.tenant_id, &policy).await?;
+                    Some(super::registration::filter(
+                        &policy,
+                        match wanted {
+                            RegistrationState::Registered => store::Registered::Yes,
+                            RegistrationState::NotRegistered => store::Registered::No,
+                            RegistrationState::ReconfirmDue => store::Registered::ReconfirmDue,
+                        },
+                        store::now(),
+                        stored,
+                    ))
+                }
                 None => None,
             },
         };

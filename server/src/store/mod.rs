@@ -58,7 +58,7 @@ pub use hash::PasswordHash;
 pub use lockout::{ATTEMPT_LEASE, RECENT_FAILURES, Recorded, Reservation};
 pub use methods::{MethodRow, Proof};
 pub use outbox::{NewMessage, OutboxRow};
-pub use registration::{Registered, RegistrationFilter};
+pub use registration::{Registered, RegistrationFilter, judged_key};
 pub use report::{ActivityCount, ActorCount, REPORTED_ACTIONS};
 pub use requests::{OPEN, RequestRow};
 pub use roles::RoleFilter;

@@ -1,6 +1,14 @@
 //! What registration at sign-in reads and writes: when each person's methods were last
 //! confirmed, their snoozes, the sessions that wait for them to register, and the listing of
 //! who has not registered.
+//!
+//! A listing by registration state is served by an index on a stored state, `users.
+//! registration_state`, with the confirmation it rests on (`registration_anchor_at`, the
+//! `required`-th newest). Whatever changes a person's methods judges them again in the same
+//! transaction; a tenant whose policy changed (`tenants.registration_judged_for` names the
+//! policy its states were judged under) is judged again in batches by a background sweep,
+//! and until then its listings count each user's methods instead (exact, but not bounded by
+//! the index); the same sweep marks registered people whose anchor lapsed.
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait as _, Query, SimpleExpr};
@@ -37,12 +45,49 @@ pub struct RegistrationFilter {
     pub required: u32,
     /// Confirmations at or before this no longer count; `None` when they always count.
     pub stale_at: Option<DateTime<Utc>>,
+    /// Read the stored states (the tenant is judged under this policy) rather than count
+    /// each user's methods.
+    pub stored: bool,
+}
+
+/// The stored names of the states.
+const REGISTERED: &str = "registered";
+const NOT_REGISTERED: &str = "not_registered";
+const RECONFIRM_DUE: &str = "reconfirm_due";
+
+/// The name of the policy states are judged under, as kept in `tenants.registration_judged_for`.
+pub fn judged_key(required: u32, reconfirm_days: u32) -> String {
+    format!("{required}:{reconfirm_days}")
 }
 
 impl RegistrationFilter {
-    /// The condition on `users` rows: a count of each user's confirmed methods, read from the
-    /// (user, confirmed time) index alone.
+    /// The condition on `users` rows: the stored state when the tenant is judged (served by
+    /// the (tenant, state, username) index; a lapse not yet swept leaves a person out of
+    /// "registered" at once and into "reconfirm due" at the next sweep), else a count of each
+    /// user's confirmed methods.
     pub(super) fn condition(&self) -> sea_orm::Condition {
+        if !self.stored {
+            return self.counted();
+        }
+        let state = user::Column::RegistrationState;
+        let condition = sea_orm::Condition::all();
+        match self.wanted {
+            Registered::Yes => {
+                let condition = condition.add(state.eq(REGISTERED));
+                match self.stale_at {
+                    Some(at) => condition.add(user::Column::RegistrationAnchorAt.gt(at)),
+                    None => condition,
+                }
+            }
+            Registered::No => condition.add(state.eq(NOT_REGISTERED)),
+            Registered::ReconfirmDue => condition.add(state.eq(RECONFIRM_DUE)),
+            Registered::Due => condition.add(state.ne(REGISTERED)),
+        }
+    }
+
+    /// The exact condition: a count of each user's confirmed methods, read from the
+    /// (user, confirmed time) index alone.
+    fn counted(&self) -> sea_orm::Condition {
         let required = i64::from(self.required);
         let confirmed = confirmed_count(None);
         let current = match self.stale_at {
@@ -138,7 +183,128 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The next `limit` user ids of a tenant after `after`, in id order.
+    pub async fn user_ids_after(
+        &self,
+        tenant_id: Uuid,
+        after: Option<Uuid>,
+        limit: u64,
+    ) -> StoreResult<Vec<Uuid>> {
+        let mut query = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant_id));
+        if let Some(after) = after {
+            query = query.filter(user::Column::Id.gt(after));
+        }
+        Ok(query
+            .order_by_asc(user::Column::Id)
+            .limit(limit)
+            .into_tuple()
+            .all(self.conn())
+            .await?)
+    }
+}
+
 impl Tx {
+    /// Judges the registration of these users again and stores it: the `required`-th newest
+    /// confirmation becomes their anchor, and their state follows from it (none: not
+    /// registered; at or before `stale_at`: reconfirmation due). Two set-based statements,
+    /// whatever the number of users.
+    pub async fn judge_registration(
+        &self,
+        user_ids: &[Uuid],
+        required: u32,
+        stale_at: Option<DateTime<Utc>>,
+    ) -> StoreResult<()> {
+        if user_ids.is_empty() {
+            return Ok(());
+        }
+        let method = |c: verification_method::Column| Expr::col((verification_method::Entity, c));
+        let mut anchor = Query::select();
+        anchor
+            .expr(method(verification_method::Column::VerifiedAt))
+            .from(verification_method::Entity)
+            .and_where(
+                method(verification_method::Column::UserId)
+                    .equals((user::Entity, user::Column::Id)),
+            )
+            .and_where(method(verification_method::Column::VerifiedAt).is_not_null())
+            .order_by(
+                (
+                    verification_method::Entity,
+                    verification_method::Column::VerifiedAt,
+                ),
+                sea_orm::Order::Desc,
+            )
+            .limit(1)
+            .offset(u64::from(required.saturating_sub(1)));
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::RegistrationAnchorAt,
+                SimpleExpr::SubQuery(None, Box::new(anchor.into())),
+            )
+            .filter(user::Column::Id.is_in(user_ids.iter().copied()))
+            .exec(self.conn())
+            .await?;
+        let anchored = Expr::col(user::Column::RegistrationAnchorAt);
+        let mut state = Expr::case(anchored.clone().is_null(), NOT_REGISTERED);
+        if let Some(at) = stale_at {
+            state = state.case(anchored.lte(at), RECONFIRM_DUE);
+        }
+        user::Entity::update_many()
+            .col_expr(
+                user::Column::RegistrationState,
+                state.finally(REGISTERED).into(),
+            )
+            .filter(user::Column::Id.is_in(user_ids.iter().copied()))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
+    /// Marks up to `limit` registered users of a tenant whose anchor is at or before
+    /// `stale_at` as due to reconfirm; returns how many.
+    pub async fn mark_lapsed(
+        &self,
+        tenant_id: Uuid,
+        stale_at: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<u64> {
+        let lapsed: Vec<Uuid> = user::Entity::find()
+            .select_only()
+            .column(user::Column::Id)
+            .filter(user::Column::TenantId.eq(tenant_id))
+            .filter(user::Column::RegistrationState.eq(REGISTERED))
+            .filter(user::Column::RegistrationAnchorAt.lte(stale_at))
+            .limit(limit)
+            .into_tuple()
+            .all(self.conn())
+            .await?;
+        if lapsed.is_empty() {
+            return Ok(0);
+        }
+        Ok(user::Entity::update_many()
+            .col_expr(user::Column::RegistrationState, Expr::value(RECONFIRM_DUE))
+            .filter(user::Column::Id.is_in(lapsed))
+            .exec(self.conn())
+            .await?
+            .rows_affected)
+    }
+
+    /// Records the policy a tenant's registration states are now judged under.
+    pub async fn set_registration_judged(&self, tenant_id: Uuid, key: &str) -> StoreResult<()> {
+        use super::entities::tenant;
+        self.invalidates_cache();
+        tenant::Entity::update_many()
+            .col_expr(tenant::Column::RegistrationJudgedFor, Expr::value(key))
+            .filter(tenant::Column::Id.eq(tenant_id))
+            .exec(self.conn())
+            .await?;
+        Ok(())
+    }
+
     /// When each of a user's confirmed methods was last confirmed, as this transaction sees
     /// them.
     pub async fn confirmations(&self, user_id: Uuid) -> StoreResult<Vec<DateTime<Utc>>> {

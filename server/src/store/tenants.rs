@@ -90,6 +90,8 @@ impl Tx {
             audit_head: Set(super::audit::GENESIS.to_owned()),
             audit_removed_seq: Set(0),
             audit_removed_hash: Set(super::audit::GENESIS.to_owned()),
+            // Judged by the next registration sweep (there is nobody to judge yet).
+            registration_judged_for: Set(String::new()),
             created_at: Set(now()),
         };
         tenant::Entity::insert(row)

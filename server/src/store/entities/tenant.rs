@@ -17,6 +17,9 @@ pub struct Model {
     pub audit_removed_seq: i64,
     /// The hash of that event: the first remaining event links to it.
     pub audit_removed_hash: String,
+    /// The policy (`required:reconfirm_days`) its users' registration states were judged
+    /// under; empty until the first judging.
+    pub registration_judged_for: String,
     pub created_at: DateTimeUtc,
 }
 

@@ -20,6 +20,11 @@ pub struct Model {
     pub registration_snoozes_used: i32,
     pub registration_snoozed_until: Option<DateTimeUtc>,
     pub registration_reminded_at: Option<DateTimeUtc>,
+    /// As judged when the person's methods or the tenant's policy last changed (see
+    /// `store::registration`); lapses are marked by a sweep.
+    pub registration_state: String,
+    /// The confirmation the state rests on: the `reset_methods_required`-th newest.
+    pub registration_anchor_at: Option<DateTimeUtc>,
 }
 
 #[allow(missing_docs)]
