@@ -9,12 +9,19 @@ use uuid::Uuid;
 
 /// The databases a benchmark runs on: SQLite, and PostgreSQL when
 /// `GATEHOUSE_TEST_POSTGRES_URL` names a server (`scripts/with-postgres` sets it).
+/// `BENCH_BACKENDS=sqlite` or `=postgres` keeps one of them (a long run on one database).
 pub fn bench_backends() -> Vec<crate::Backend> {
-    let mut backends = vec![crate::Backend::Sqlite];
-    if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
-        backends.push(crate::Backend::Postgres);
-    } else {
-        println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
+    let only = std::env::var("BENCH_BACKENDS").unwrap_or_default();
+    let mut backends = Vec::new();
+    if only != "postgres" {
+        backends.push(crate::Backend::Sqlite);
+    }
+    if only != "sqlite" {
+        if std::env::var_os("GATEHOUSE_TEST_POSTGRES_URL").is_some() {
+            backends.push(crate::Backend::Postgres);
+        } else {
+            println!("(PostgreSQL skipped: set GATEHOUSE_TEST_POSTGRES_URL)");
+        }
     }
     backends
 }

@@ -405,7 +405,10 @@ impl Gatehouse {
         } else {
             Registered::No
         };
-        let registration = filter(&policy, wanted, now, false);
+        // The stored states when they are judged under this policy (a lapse not yet swept
+        // is reminded after the next sweep), else a count of each user's methods.
+        let stored = self.registration_judged(actor.tenant_id, &policy).await?;
+        let registration = filter(&policy, wanted, now, stored);
         let scope = UserScope {
             tenant_id: actor.tenant_id,
             user_ids: None,
