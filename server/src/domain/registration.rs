@@ -169,13 +169,12 @@ impl Gatehouse {
         if !policy.require_registration {
             return Ok(None);
         }
-        let confirmations: Vec<DateTime<Utc>> = self
+        let confirmations = self
             .store
-            .confirmations(&[user.id])
+            .confirmations_by_user(&[user.id])
             .await?
-            .into_iter()
-            .map(|(_, at)| at)
-            .collect();
+            .remove(&user.id)
+            .unwrap_or_default();
         Ok(Some(Registration::judge(
             policy,
             user,
@@ -469,11 +468,7 @@ impl Gatehouse {
         mut done: Reminders,
     ) -> Result<Reminders, Error> {
         let ids: Vec<Uuid> = due.iter().map(|u| u.id).collect();
-        let mut confirmations: std::collections::HashMap<Uuid, Vec<DateTime<Utc>>> =
-            std::collections::HashMap::new();
-        for (user, at) in self.store.confirmations(&ids).await? {
-            confirmations.entry(user).or_default().push(at);
-        }
+        let confirmations = self.store.confirmations_by_user(&ids).await?;
         let tx = self.store.write_tenant(actor.tenant_id).await?;
         let taken = tx
             .take_reminders(&ids, registration, quiet_since, now)

@@ -713,10 +713,7 @@ impl Gatehouse {
             .into_iter()
             .map(|c| (c.user_id, c))
             .collect();
-        let mut confirmations: HashMap<Uuid, Vec<DateTime<Utc>>> = HashMap::new();
-        for (user, at) in self.store.confirmations(&ids).await? {
-            confirmations.entry(user).or_default().push(at);
-        }
+        let confirmations = self.store.confirmations_by_user(&ids).await?;
         let policy = self.policy(tenant_id).await?;
         let now = store::now();
         rows.into_iter()

@@ -152,6 +152,19 @@ impl Store {
         Ok(found)
     }
 
+    /// [`Store::confirmations`] grouped by user.
+    pub async fn confirmations_by_user(
+        &self,
+        user_ids: &[Uuid],
+    ) -> StoreResult<std::collections::HashMap<Uuid, Vec<DateTime<Utc>>>> {
+        let mut by_user: std::collections::HashMap<Uuid, Vec<DateTime<Utc>>> =
+            std::collections::HashMap::new();
+        for (user, at) in self.confirmations(user_ids).await? {
+            by_user.entry(user).or_default().push(at);
+        }
+        Ok(by_user)
+    }
+
     /// The next page of users a reminder goes to, by id: active, within `scope`, members of
     /// `unit` when given, and matching `registration`.
     pub async fn users_to_remind(

@@ -100,11 +100,10 @@ impl Store {
             };
             let credential = self.credential(user.id).await?;
             let confirmed = self
-                .confirmations(&[user.id])
+                .confirmations_by_user(&[user.id])
                 .await?
-                .into_iter()
-                .map(|(_, at)| at)
-                .collect();
+                .remove(&user.id)
+                .unwrap_or_default();
             Ok(Some((user, credential, confirmed)))
         };
         self.cache.user_view((tenant_id, key), load).await
