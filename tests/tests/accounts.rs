@@ -214,6 +214,25 @@ async fn lockout_after_the_threshold_then_unlock(backend: Backend) {
     let (_, id) = server
         .user_with_roles(&admin, "cleo@contoso.example", &[])
         .await;
+    let (reader, user) = (&admin, &id);
+    let locked_until = move || async move {
+        reader
+            .admin()
+            .get_user(pb::GetUserRequest {
+                user: Some(user_id(user)),
+            })
+            .await
+            .expect("get")
+            .into_inner()
+            .user
+            .expect("user")
+            .locked_until
+    };
+    // Read (and so cached by this replica) before each change: every read after a change
+    // shows it at once, and a sign-in, which changes nothing shown, leaves the view as it was.
+    assert_eq!(locked_until().await, None);
+    server.sign_in("cleo@contoso.example", USER_PASSWORD).await;
+    assert_eq!(locked_until().await, None);
     for i in 0..3 {
         let status = try_sign_in(
             &server,
@@ -235,14 +254,7 @@ async fn lockout_after_the_threshold_then_unlock(backend: Backend) {
         (locked.code(), locked.message()),
         (wrong.code(), wrong.message())
     );
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&id)),
-        })
-        .await
-        .expect("get");
-    assert!(user.into_inner().user.expect("user").locked_until.is_some());
+    assert!(locked_until().await.is_some());
 
     let unlocked = admin
         .admin()
@@ -253,6 +265,7 @@ async fn lockout_after_the_threshold_then_unlock(backend: Backend) {
         .expect("unlock")
         .into_inner();
     assert!(unlocked.was_locked);
+    assert_eq!(locked_until().await, None);
     server.sign_in("cleo@contoso.example", USER_PASSWORD).await;
     let events = admin
         .admin()

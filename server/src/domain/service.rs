@@ -519,6 +519,7 @@ impl Gatehouse {
     /// Appends one audit event in its own transaction.
     pub(super) async fn append(&self, event: NewAuditEvent) -> Result<(), Error> {
         let tx = self.store.write_tenant(event.tenant_id).await?;
+        tx.changes_no_user_view();
         tx.append_audit(event).await?;
         tx.commit().await?;
         Ok(())

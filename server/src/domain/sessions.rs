@@ -216,6 +216,9 @@ impl Gatehouse {
             None
         };
         let tx = self.store.write_tenant(user.tenant_id).await?;
+        // A session opened, failures cleared, a rehash, the compromised mark: nothing a
+        // user view shows (a lock still in force refused the sign-in before the hash).
+        tx.changes_no_user_view();
         // The password checked above must still be the user's: a reset or change that
         // committed during the hash revoked every session, and a session opened with the old
         // password must not outlive it.
@@ -499,6 +502,7 @@ impl Gatehouse {
     pub async fn sign_out(&self, caller: &Caller) -> Result<(), Error> {
         let session = self.authenticate(caller).await?;
         let tx = self.store.write_tenant(session.tenant_id).await?;
+        tx.changes_no_user_view();
         tx.revoke_session(session.id, store::now()).await?;
         tx.append_audit(audit::event(
             session.tenant_id,
@@ -773,6 +777,8 @@ impl Gatehouse {
         now: DateTime<Utc>,
     ) -> Result<(), Error> {
         let tx = self.store.write_tenant(tenant_id).await?;
+        // Statements against the nil id: no user's row changes.
+        tx.changes_no_user_view();
         let nothing = store::PasswordHash::new(String::new());
         tx.record_failure(
             Uuid::nil(),

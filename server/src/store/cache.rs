@@ -12,10 +12,11 @@
 //!   within a second.
 //!
 //! A user as an administrator reads it (`GetUser`: the user row, its credential and when its
-//! methods were confirmed) is cached
-//! the same way under a generation of its own, which every write transaction of this process
-//! moves on: a commit never leaves this replica's view of a user stale, and the frequent
-//! writes (every sign-in commits) do not empty the session and role shelves.
+//! methods were confirmed) is cached the same way under a generation of its own, which every
+//! write transaction of this process moves on unless it is marked as changing nothing a view
+//! shows (opening a session at sign-in, an audit event alone, claiming outbox messages): a
+//! commit never leaves this replica's view of a user stale, the frequent writes do not empty
+//! the session and role shelves, and a sign-in flood does not empty the user views.
 //!
 //! Each shelf holds at most [`CAPACITY`] entries and is emptied when full: memory stays bounded
 //! whatever the number of sessions.
@@ -35,6 +36,12 @@ use super::{CredentialRow, PolicyRow, RoleRow, SessionRow, StoreResult, TenantRo
 /// is seen here.
 pub const TTL: Duration = Duration::from_millis(500);
 
+/// Age at which the first reader of an entry reloads it while every other reader goes on
+/// using it (until [`TTL`]): a hot entry is read again by one call at a time, in the
+/// background of the others, instead of expiring under all of them at once, which made every
+/// call in flight at that moment wait for the database and set cheap calls' p99.
+pub(super) const REFRESH_AFTER: Duration = Duration::from_millis(250);
+
 /// Entries per shelf.
 pub(super) const CAPACITY: usize = 20_000;
 
@@ -42,6 +49,8 @@ struct Entry<V> {
     value: V,
     generation: u64,
     loaded_at: Instant,
+    /// A reader is loading a newer value.
+    refreshing: bool,
 }
 
 /// One kind of cached read.
@@ -58,12 +67,19 @@ impl<K, V> Default for Shelf<K, V> {
 }
 
 impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
+    /// The entry's value when it is current; `None` tells the caller to load it, which is
+    /// also what the first reader past [`REFRESH_AFTER`] is told.
     fn get(&self, key: &K, generation: u64) -> Option<V> {
-        let entries = self.entries.lock().ok()?;
-        entries
-            .get(key)
-            .filter(|e| e.generation == generation && e.loaded_at.elapsed() < TTL)
-            .map(|e| e.value.clone())
+        let mut entries = self.entries.lock().ok()?;
+        let entry = entries
+            .get_mut(key)
+            .filter(|e| e.generation == generation)?;
+        let age = entry.loaded_at.elapsed();
+        if age >= TTL || (age >= REFRESH_AFTER && !entry.refreshing) {
+            entry.refreshing = true;
+            return None;
+        }
+        Some(entry.value.clone())
     }
 
     fn put(&self, key: K, value: V, generation: u64, loaded_at: Instant) {
@@ -79,6 +95,7 @@ impl<K: Hash + Eq, V: Clone> Shelf<K, V> {
                 value,
                 generation,
                 loaded_at,
+                refreshing: false,
             },
         );
     }
@@ -114,7 +131,8 @@ pub(super) enum TenantKey {
 #[derive(Default)]
 pub(super) struct ReadCache {
     generation: AtomicU64,
-    /// Moved on by every write transaction; guards [`ReadCache::users`].
+    /// Moved on by every write transaction that may change a user view; guards
+    /// [`ReadCache::users`].
     directory: AtomicU64,
     pub(super) users: Shelf<(Uuid, UserKey), UserView>,
     pub(super) sessions: Shelf<String, SessionRow>,
@@ -137,7 +155,8 @@ impl ReadCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Forgets every cached user view: called after any write transaction commits.
+    /// Forgets every cached user view: called after a write transaction that may have
+    /// changed one commits.
     pub(super) fn invalidate_users(&self) {
         self.directory.fetch_add(1, Ordering::AcqRel);
     }
@@ -220,6 +239,40 @@ mod tests {
             Some(13),
             "another replica's change applies within the TTL"
         );
+    }
+
+    #[tokio::test]
+    async fn one_reader_refreshes_an_ageing_entry_while_the_others_use_it() {
+        let cache = ReadCache::default();
+        let shelf: Shelf<u8, u32> = Shelf::default();
+        cache.through(&shelf, 1, async { Ok(1) }).await.ok();
+        tokio::time::sleep(REFRESH_AFTER).await;
+        // The first reader past the refresh age loads; while it does, the others read the
+        // entry, which is still younger than the TTL.
+        let refreshed = cache
+            .through(&shelf, 1, async {
+                let meanwhile = cache.through(&shelf, 1, async { Ok(99) }).await.ok();
+                assert_eq!(meanwhile, Some(1), "served while another reader refreshes");
+                Ok(2)
+            })
+            .await
+            .ok();
+        assert_eq!(refreshed, Some(2));
+        let next = cache.through(&shelf, 1, async { Ok(3) }).await.ok();
+        assert_eq!(next, Some(2), "the refreshed entry");
+        // An entry whose refresh never came back is still never used past the TTL.
+        tokio::time::sleep(REFRESH_AFTER).await;
+        let failed = cache
+            .through(&shelf, 1, async {
+                Err(super::super::StoreError::Conflict("gone".into()))
+            })
+            .await;
+        assert!(failed.is_err());
+        let during = cache.through(&shelf, 1, async { Ok(4) }).await.ok();
+        assert_eq!(during, Some(2), "younger than the TTL");
+        tokio::time::sleep(TTL - REFRESH_AFTER).await;
+        let expired = cache.through(&shelf, 1, async { Ok(5) }).await.ok();
+        assert_eq!(expired, Some(5), "past the TTL everyone loads");
     }
 
     #[tokio::test]

@@ -78,6 +78,7 @@ impl Store {
         until: DateTime<Utc>,
     ) -> StoreResult<Vec<OutboxRow>> {
         let tx = self.write().await?;
+        tx.changes_no_user_view();
         let due = outbox_message::Entity::find()
             .filter(outbox_message::Column::SentAt.is_null())
             .filter(outbox_message::Column::Channel.is_in(channels.iter().copied()))

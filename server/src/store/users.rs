@@ -78,8 +78,9 @@ impl Store {
     }
 
     /// A user of the tenant (by id, or by lower-case username) with their credential and the
-    /// times their confirmed methods were last confirmed, as an administrator reads them: from the read cache, which every write transaction of this
-    /// process invalidates and which serves another replica's change within its TTL.
+    /// times their confirmed methods were last confirmed, as an administrator reads them: from
+    /// the read cache, which every write transaction of this process that may change a view
+    /// invalidates and which serves another replica's change within its TTL.
     pub async fn user_view(
         &self,
         tenant_id: Uuid,
