@@ -315,15 +315,14 @@ struct Worker {
 
 /// How much less a hash worker weighs with the scheduler than the threads serving calls, as
 /// a nice increment (19: the lowest priority a normal thread can have): when a cheap call and
-/// a hash want the same core, the call gets it (and waits microseconds, not a hash's tens of
-/// milliseconds); a core nobody else wants still hashes at full speed. The scheduler lets
-/// the running thread keep the core for a time that shrinks with its weight, so the lowest
-/// weight hands it over soonest: at 10, cheap calls' p99 during a sign-in flood was about
-/// three times its idle figure, at 19 under two and a half, on the same machine. The idle
-/// policy (`SCHED_IDLE`) gave about the same p99, but the scheduler counts a core that runs
-/// only such a thread as free and wakes the threads serving calls on it, so a bulk reset's
-/// own database work kept interrupting its hashes (0.86–0.90 of the raw hash rate, against
-/// 0.95–0.97 with a nice value).
+/// a hash want the same core, the call gets it; a core nobody else wants still hashes at full
+/// speed. The scheduler lets the running thread keep the core for a time that shrinks with
+/// its weight, so the lowest weight hands it over soonest (measured on a 2-core machine, the
+/// p99 of cheap calls during a sign-in flood was 3.0 × its idle figure at 10 and 2.4–3.5 × at
+/// 19: within the run-to-run spread). The idle policy (`SCHED_IDLE`) gave 2.2–2.4 ×, but the
+/// scheduler counts a core that runs only such a thread as free and wakes the threads serving
+/// calls on it, so a bulk reset's own database work kept interrupting its hashes (0.86–0.90
+/// of the raw hash rate, against 0.95–1.05 with a nice value).
 const HASH_NICE_INCREMENT: i32 = 19;
 
 /// Lowers the calling hash worker's scheduling priority by [`HASH_NICE_INCREMENT`]. On Linux
