@@ -455,6 +455,20 @@ pub fn username(name: &str) -> pb::UserRef {
     }
 }
 
+/// A user as `GetUser` shows them to `admin`, by id.
+pub async fn get_user(admin: &Client, id: &str) -> pb::User {
+    admin
+        .admin()
+        .get_user(pb::GetUserRequest {
+            user: Some(user_id(id)),
+        })
+        .await
+        .expect("get user")
+        .into_inner()
+        .user
+        .expect("user")
+}
+
 /// Every audit event matching `filter` (all pages), newest first.
 pub async fn audit_events(
     client: &Client,

@@ -4,7 +4,8 @@
 use gatehouse::store::entities::password_credential;
 use gatehouse_client::{Client, pb};
 use gatehouse_tests::{
-    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, user_id, username,
+    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, get_user, user_id,
+    username,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{
@@ -215,19 +216,7 @@ async fn lockout_after_the_threshold_then_unlock(backend: Backend) {
         .user_with_roles(&admin, "cleo@contoso.example", &[])
         .await;
     let (reader, user) = (&admin, &id);
-    let locked_until = move || async move {
-        reader
-            .admin()
-            .get_user(pb::GetUserRequest {
-                user: Some(user_id(user)),
-            })
-            .await
-            .expect("get")
-            .into_inner()
-            .user
-            .expect("user")
-            .locked_until
-    };
+    let locked_until = move || async move { get_user(reader, user).await.locked_until };
     // Read (and so cached by this replica) before each change: every read after a change
     // shows it at once, and a sign-in, which changes nothing shown, leaves the view as it was.
     assert_eq!(locked_until().await, None);

@@ -679,17 +679,7 @@ fn service_certificate(server: &TestServer, name: &str) -> (String, String) {
 /// Opens a "contact an administrator" request for a user (as that person would) and returns
 /// its id.
 async fn open_request_of(admin: &Client, user: &str) -> String {
-    let username = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(user)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user")
-        .username;
+    let username = gatehouse_tests::get_user(admin, user).await.username;
     admin
         .without_session()
         .self_service()
