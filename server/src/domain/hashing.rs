@@ -316,13 +316,13 @@ struct Worker {
 /// How much less a hash worker weighs with the scheduler than the threads serving calls, as
 /// a nice increment (19: the lowest priority a normal thread can have): when a cheap call and
 /// a hash want the same core, the call gets it; a core nobody else wants still hashes at full
-/// speed. The scheduler lets the running thread keep the core for a time that shrinks with
-/// its weight, so the lowest weight hands it over soonest (measured on a 2-core machine, the
-/// p99 of cheap calls during a sign-in flood was 3.0 × its idle figure at 10 and 2.4–3.5 × at
-/// 19: within the run-to-run spread). The idle policy (`SCHED_IDLE`) gave 2.2–2.4 ×, but the
-/// scheduler counts a core that runs only such a thread as free and wakes the threads serving
-/// calls on it, so a bulk reset's own database work kept interrupting its hashes (0.86–0.90
-/// of the raw hash rate, against 0.95–1.05 with a nice value).
+/// speed. Measured on a 2-core machine in alternating windows, a sign-in flood raises the p99
+/// of one caller's cheap calls 1.2–1.5 × and of four callers' 2.8–3.4 ×, as much as a raw
+/// argon2id thread at this priority in another process does. The idle policy (`SCHED_IDLE`)
+/// gave 2.0–3.0 × for four callers, but the scheduler counts a core that runs only such a
+/// thread as free and wakes the threads serving calls on it while the other core idles, so
+/// every sign-in's own work interrupted the next hash: SignIn ran at 0.89–0.91 of the raw
+/// hash rate, against 0.94–1.03 with a nice value.
 const HASH_NICE_INCREMENT: i32 = 19;
 
 /// Lowers the calling hash worker's scheduling priority by [`HASH_NICE_INCREMENT`]. On Linux
