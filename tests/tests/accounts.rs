@@ -317,17 +317,8 @@ async fn parallel_wrong_guesses_check_no_more_passwords_than_the_threshold(backe
         checked > 0 && checked <= 10,
         "{checked} passwords were checked; the threshold is 10"
     );
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&id)),
-        })
-        .await
-        .expect("get");
-    assert!(
-        user.into_inner().user.expect("user").locked_until.is_some(),
-        "the account is locked"
-    );
+    let user = get_user(&admin, &id).await;
+    assert!(user.locked_until.is_some(), "the account is locked");
 }
 
 async fn a_repeated_wrong_password_does_not_count_again(backend: Backend) {
@@ -597,19 +588,8 @@ async fn require_password_change_for_listed_users_and_for_everyone(backend: Back
         "everyone with a password but the caller"
     );
     assert!(everyone.revoked_sessions >= 1);
-    let kim = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&kim_id)),
-        })
-        .await
-        .expect("get");
-    assert!(
-        kim.into_inner()
-            .user
-            .expect("user")
-            .password_change_required
-    );
+    let kim = get_user(&admin, &kim_id).await;
+    assert!(kim.password_change_required);
     admin
         .self_service()
         .get_me(pb::GetMeRequest {})
@@ -645,18 +625,12 @@ async fn expired_passwords_open_a_change_only_session_unless_exempt(backend: Bac
     let (_, lou) = server
         .user_with_roles(&admin, "lou@contoso.example", &[])
         .await;
-    let lou_user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&lou)),
-        })
-        .await
-        .expect("get");
+    let lou_user = get_user(&admin, &lou).await;
     admin
         .admin()
         .update_user(pb::UpdateUserRequest {
             id: lou.clone(),
-            version: lou_user.into_inner().user.expect("user").version,
+            version: lou_user.version,
             password_never_expires: Some(true),
             ..Default::default()
         })
@@ -862,12 +836,6 @@ async fn guessing_the_current_password_in_change_password_locks_too(backend: Bac
         Code::Unauthenticated,
         "locked: even the right current password is refused"
     );
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&id)),
-        })
-        .await
-        .expect("get");
-    assert!(user.into_inner().user.expect("user").locked_until.is_some());
+    let user = get_user(&admin, &id).await;
+    assert!(user.locked_until.is_some());
 }

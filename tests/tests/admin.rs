@@ -3,7 +3,8 @@
 
 use gatehouse_client::{Client, pb};
 use gatehouse_tests::{
-    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, user_id, username,
+    Backend, TestServer, USER_PASSWORD, backend_tests, field_violations, get_user, user_id,
+    username,
 };
 use tonic::Code;
 
@@ -155,14 +156,7 @@ async fn concurrent_updates_with_one_version_let_exactly_one_win(backend: Backen
     };
     assert_eq!(loser.code(), Code::Aborted, "{loser:?}");
     assert_eq!(winner.version, user.version + 1);
-    let now = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&user.id)),
-        })
-        .await
-        .expect("get");
-    let now = now.into_inner().user.expect("user");
+    let now = get_user(&admin, &user.id).await;
     assert_eq!(now.display_name, winner.display_name);
     assert_eq!(now.version, user.version + 1);
     // A stale version is refused and changes nothing.

@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use gatehouse_client::{Client, pb};
 use gatehouse_tests::{
-    Backend, ServerProcess, TestServer, USER_PASSWORD, backend_tests, fresh_database, user_id,
-    username,
+    Backend, ServerProcess, TestServer, USER_PASSWORD, backend_tests, fresh_database, get_user,
+    user_id, username,
 };
 use tonic::Code;
 
@@ -144,18 +144,9 @@ async fn bulk_reset_streams_a_result_per_user_and_a_summary(backend: Backend) {
         .find(|r| r.outcome() == pb::BulkOutcome::Reset)
         .expect("a reset");
     assert!(sample.expire_time.is_some());
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&sample.user_id)),
-        })
-        .await
-        .expect("get");
+    let user = get_user(&admin, &sample.user_id).await;
     let signed_in = server
-        .sign_in(
-            &user.into_inner().user.expect("user").username,
-            &sample.generated_password,
-        )
+        .sign_in(&user.username, &sample.generated_password)
         .await;
     assert_eq!(
         signed_in.session_kind(),
@@ -308,18 +299,9 @@ async fn a_retry_with_the_same_key_resets_nobody_twice(backend: Backend) {
     );
     // The passwords from the first call still work: nobody was reset again.
     let one = &first.results[0];
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&one.user_id)),
-        })
-        .await
-        .expect("get");
+    let user = get_user(&admin, &one.user_id).await;
     server
-        .sign_in(
-            &user.into_inner().user.expect("user").username,
-            &one.generated_password,
-        )
+        .sign_in(&user.username, &one.generated_password)
         .await;
 }
 
@@ -431,16 +413,7 @@ async fn an_interrupted_call_continues_where_it_stopped(backend: Backend) {
     );
     let again: Vec<_> = done.results.iter().filter(|r| r.redelivered).collect();
     assert!(again.len() >= 9, "{} handed out again", again.len());
-    let user = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&again[0].user_id)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user");
+    let user = get_user(&admin, &again[0].user_id).await;
     server
         .sign_in(&user.username, &again[0].generated_password)
         .await;
@@ -566,17 +539,7 @@ async fn a_kept_password_is_gone_once_the_person_changed_it(backend: Backend) {
     };
     let first = run(&admin, request.clone()).await.expect("first");
     let changed = &first.results[0];
-    let name = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&changed.user_id)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user")
-        .username;
+    let name = get_user(&admin, &changed.user_id).await.username;
     // The person signs in with the temporary password and chooses their own.
     let session = server.sign_in(&name, &changed.generated_password).await;
     server

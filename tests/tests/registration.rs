@@ -10,7 +10,7 @@ use gatehouse_client::{Client, pb};
 use gatehouse_tests::smtp::SmtpSink;
 use gatehouse_tests::{
     Backend, TestServer, USER_PASSWORD, audit_events, backend_tests, create_user, field_violations,
-    register_alternate_email, user_id, user_with_alternate_email,
+    get_user, register_alternate_email, user_id, user_with_alternate_email,
 };
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, Database, EntityTrait as _, QueryFilter as _};
@@ -414,16 +414,7 @@ async fn a_method_not_reconfirmed_in_time_stops_counting_until_a_fresh_code_conf
         .await
         .expect("the emailed code proves the method");
     assert_eq!(proved.methods_proved, 1);
-    let dee = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&dee.id)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user");
+    let dee = get_user(&admin, &dee.id).await;
     assert_eq!(dee.registration_state(), pb::RegistrationState::Registered);
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 use gatehouse::store::entities::password_credential;
 use gatehouse_client::pb;
 use gatehouse_tests::smtp::SmtpSink;
-use gatehouse_tests::{Backend, TestServer, backend_tests, user_id};
+use gatehouse_tests::{Backend, TestServer, backend_tests, get_user};
 use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait as _, Database, EntityTrait as _, QueryFilter as _};
 
@@ -39,17 +39,7 @@ async fn a_password_about_to_expire_gets_one_reminder(backend: Backend) {
     let (_, exempt) = server
         .user_with_roles(&admin, "zia@contoso.example", &[])
         .await;
-    let version = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&exempt)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user")
-        .version;
+    let version = get_user(&admin, &exempt).await.version;
     admin
         .admin()
         .update_user(pb::UpdateUserRequest {

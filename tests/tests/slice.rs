@@ -4,7 +4,8 @@
 
 use gatehouse_client::pb;
 use gatehouse_tests::{
-    ADMIN_PASSWORD, Backend, TestServer, backend_tests, field_violations, user_id, username,
+    ADMIN_PASSWORD, Backend, TestServer, backend_tests, field_violations, get_user, user_id,
+    username,
 };
 use tonic::Code;
 
@@ -128,20 +129,8 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
     );
     assert_eq!(temp.user_id, bob.id);
     let bob_client = server.client().await.with_session(temp.session_token);
-    let fetched = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&bob.id)),
-        })
-        .await
-        .expect("get");
-    assert!(
-        fetched
-            .into_inner()
-            .user
-            .expect("user")
-            .password_change_required
-    );
+    let fetched = get_user(&admin, &bob.id).await;
+    assert!(fetched.password_change_required);
 
     let changed = bob_client
         .self_service()
@@ -159,20 +148,8 @@ async fn admin_reset_then_first_sign_in_slice(backend: Backend) {
         .await;
     assert_eq!(full.session_kind(), pb::SessionKind::Full);
     assert_eq!(full.change_reason(), pb::PasswordChangeReason::Unspecified);
-    let fetched = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&bob.id)),
-        })
-        .await
-        .expect("get");
-    assert!(
-        !fetched
-            .into_inner()
-            .user
-            .expect("user")
-            .password_change_required
-    );
+    let fetched = get_user(&admin, &bob.id).await;
+    assert!(!fetched.password_change_required);
     server.stop().await;
 }
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use gatehouse_client::{Client, pb};
 use gatehouse_tests::smtp::SmtpSink;
-use gatehouse_tests::{Backend, TestServer, backend_tests, create_user, user_id};
+use gatehouse_tests::{Backend, TestServer, backend_tests, create_user, get_user, user_id};
 use tonic::Code;
 
 backend_tests!(
@@ -390,16 +390,7 @@ async fn a_scoped_admin_lists_and_resets_only_members_of_their_unit(backend: Bac
         usernames(&desk, "").await,
         ["erin@contoso.example", "will@contoso.example"]
     );
-    let me = admin
-        .admin()
-        .get_user(pb::GetUserRequest {
-            user: Some(user_id(&desk_id)),
-        })
-        .await
-        .expect("get")
-        .into_inner()
-        .user
-        .expect("user");
+    let me = get_user(&admin, &desk_id).await;
     assert_eq!(
         me.roles,
         [pb::Role::PasswordAdmin as i32],
