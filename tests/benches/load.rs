@@ -91,12 +91,12 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     // Each figure and its ceiling are measured in alternating windows (BENCH_WINDOWS of
     // each, BENCH_SECS in all): this machine's speed drifts over seconds, and back-to-back
     // runs would charge the drift to whichever came second.
-    let rounds = gatehouse_tests::seed::env_count("BENCH_WINDOWS", 3u32).max(1);
-    let window = secs / rounds;
+    let windows = gatehouse_tests::seed::env_count("BENCH_WINDOWS", 3u32).max(1);
+    let window = secs / windows;
     let only_flood = std::env::var("BENCH_ONLY").is_ok_and(|only| only == "flood");
     for in_flight in [1, 4, 64].into_iter().filter(|_| !only_flood) {
         let (mut health, mut get_user) = (Sample::default(), Sample::default());
-        for _ in 0..rounds {
+        for _ in 0..windows {
             health.add(sample(&clients, in_flight, window, health_call()).await);
             get_user.add(sample(&admins, in_flight, window, get_user_call(&target)).await);
         }
@@ -108,8 +108,8 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     }
     for in_flight in [1, 4, 64].into_iter().filter(|_| !only_flood) {
         let (mut raw, mut sign_in) = (0.0, Sample::default());
-        for _ in 0..rounds {
-            raw += raw_hash_rate(workers, window).await / f64::from(rounds);
+        for _ in 0..windows {
+            raw += raw_hash_rate(workers, window).await / f64::from(windows);
             sign_in.add(sample(&clients, in_flight, window, sign_in_call(&users)).await);
         }
         let sign_in = sign_in.figures();
@@ -118,12 +118,18 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
             sign_in.rate / raw
         );
     }
+    let flood = Flood {
+        clients: &clients,
+        admins: &admins,
+        users: &users,
+        target: &target,
+        workers,
+        windows,
+        window,
+    };
     for _ in 0..gatehouse_tests::seed::env_count("BENCH_FLOOD_RUNS", 1u32) {
         for in_flight in [1, 4] {
-            flood_figures(
-                &clients, &admins, &users, &target, rounds, window, workers, in_flight,
-            )
-            .await;
+            flood.figures(in_flight).await;
         }
     }
     if only_flood {
@@ -217,57 +223,63 @@ async fn run(backend: Backend, secs: Duration, workers: usize) {
     server.kill().await;
 }
 
-/// GetUser at `in_flight` idle, while 64 sign-ins in flight saturate the server's hash
-/// workers, and while as many raw argon2id threads hash at the same priority in this process
-/// instead (what hashing on these cores costs a cheap call whatever the server does: the
-/// floor of the flood's ratio on this machine); `rounds` windows of each, alternating.
-#[allow(clippy::too_many_arguments)]
-async fn flood_figures(
-    clients: &[Client],
-    admins: &[Client],
-    users: &[(String, String)],
-    target: &str,
-    rounds: u32,
-    window: Duration,
+/// GetUser's p99 idle, while 64 sign-ins in flight saturate the server's hash workers, and
+/// while as many raw argon2id threads hash at the same priority in this process instead (what
+/// hashing on these cores costs a cheap call whatever the server does: the floor of the
+/// flood's ratio on this machine).
+struct Flood<'a> {
+    /// Connections for the sign-ins.
+    clients: &'a [Client],
+    /// The same connections with a session that may read `target`.
+    admins: &'a [Client],
+    users: &'a [(String, String)],
+    target: &'a str,
+    /// The server's hash workers, and so the raw hashing threads.
     workers: usize,
-    in_flight: usize,
-) {
-    let (mut idle, mut flooded, mut beside) =
-        (Sample::default(), Sample::default(), Sample::default());
-    let (mut flood, mut raw) = (Sample::default(), 0.0);
-    // Until the hash workers are saturated (a flood), or hashing at full speed.
-    let ramp = Duration::from_millis(300);
-    for _ in 0..rounds {
-        idle.add(sample(admins, in_flight, window, get_user_call(target)).await);
+    windows: u32,
+    window: Duration,
+}
 
-        let stop = Arc::new(AtomicBool::new(false));
-        let signing_in = {
-            let (clients, users, stop) = (clients.to_vec(), users.to_vec(), stop.clone());
-            tokio::spawn(
-                async move { sample_until(&clients, 64, stop, sign_in_call(&users)).await },
-            )
-        };
-        tokio::time::sleep(ramp).await;
-        flooded.add(sample(admins, in_flight, window, get_user_call(target)).await);
-        stop.store(true, Ordering::Relaxed);
-        flood.add(signing_in.await.expect("flood"));
+impl Flood<'_> {
+    /// Prints the three at `in_flight` GetUser calls, `windows` windows of each, alternating.
+    async fn figures(&self, in_flight: usize) {
+        let get_user = || get_user_call(self.target);
+        let (mut idle, mut flooded, mut beside) =
+            (Sample::default(), Sample::default(), Sample::default());
+        let (mut flood, mut raw) = (Sample::default(), 0.0);
+        // Until the hash workers are saturated (a flood), or hashing at full speed.
+        let ramp = Duration::from_millis(300);
+        for _ in 0..self.windows {
+            idle.add(sample(self.admins, in_flight, self.window, get_user()).await);
 
-        let hashing = tokio::spawn(raw_hash_rate(workers, window + ramp));
-        tokio::time::sleep(ramp).await;
-        beside.add(sample(admins, in_flight, window, get_user_call(target)).await);
-        raw += hashing.await.expect("raw hashing") / f64::from(rounds);
+            let stop = Arc::new(AtomicBool::new(false));
+            let signing_in = {
+                let (clients, stop) = (self.clients.to_vec(), stop.clone());
+                let call = sign_in_call(self.users);
+                tokio::spawn(async move { sample_until(&clients, 64, stop, call).await })
+            };
+            tokio::time::sleep(ramp).await;
+            flooded.add(sample(self.admins, in_flight, self.window, get_user()).await);
+            stop.store(true, Ordering::Relaxed);
+            flood.add(signing_in.await.expect("flood"));
+
+            let hashing = tokio::spawn(raw_hash_rate(self.workers, self.window + ramp));
+            tokio::time::sleep(ramp).await;
+            beside.add(sample(self.admins, in_flight, self.window, get_user()).await);
+            raw += hashing.await.expect("raw hashing") / f64::from(self.windows);
+        }
+        let (idle, flooded, beside) = (idle.figures(), flooded.figures(), beside.figures());
+        let ratio = |f: Figures| f.p99.as_secs_f64() / idle.p99.as_secs_f64();
+        println!(
+            "GetUser at {in_flight} in flight, idle: {idle}; during a sign-in flood ({:.1} SignIn/s): {flooded}; p99 ratio {:.2} (goal <= 2)",
+            flood.figures().rate,
+            ratio(flooded)
+        );
+        println!(
+            "  beside raw argon2id at the same priority in the load generator ({raw:.1} hashes/s): {beside}; p99 ratio {:.2} (the machine's floor)",
+            ratio(beside)
+        );
     }
-    let (idle, flooded, beside) = (idle.figures(), flooded.figures(), beside.figures());
-    let ratio = |f: Figures| f.p99.as_secs_f64() / idle.p99.as_secs_f64();
-    println!(
-        "GetUser at {in_flight} in flight, idle: {idle}; during a sign-in flood ({:.1} SignIn/s): {flooded}; p99 ratio {:.2} (goal <= 2)",
-        flood.figures().rate,
-        ratio(flooded)
-    );
-    println!(
-        "  beside raw argon2id at the same priority in the load generator ({raw:.1} hashes/s): {beside}; p99 ratio {:.2} (the machine's floor)",
-        ratio(beside)
-    );
 }
 
 /// The calls made in one or more windows: their latencies, failures and time taken.
