@@ -317,7 +317,7 @@ struct Worker {
 /// a nice increment (19: the lowest priority a normal thread can have): when a cheap call and
 /// a hash want the same core, the call gets it; a core nobody else wants still hashes at full
 /// speed. Measured on a 2-core machine in alternating windows, a sign-in flood raises the p99
-/// of one caller's cheap calls 1.2–1.5 × and of four callers' 2.6–3.6 ×, as much as a raw
+/// of one caller's cheap calls 1.0–1.5 × and of four callers' 2.2–3.6 ×, as much as a raw
 /// argon2id thread at this priority in another process does. The idle policy (`SCHED_IDLE`)
 /// gave 2.0–3.0 × for four callers, but the scheduler counts a core that runs only such a
 /// thread as free and wakes the threads serving calls on it while the other core idles, so
